@@ -1,0 +1,1 @@
+"""Benchmark scenarios for `streamkeep bench`."""

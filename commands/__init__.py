@@ -1,0 +1,1 @@
+"""Command side: command messages, their handlers and the HTTP command routes."""

@@ -1,0 +1,108 @@
+"""HTTP command routes: parse the request, build a command, dispatch it, report its outcome."""
+
+from datetime import datetime, timezone
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from commands.messages import Envelope, PlaceOrder
+from commands.outcomes import CONFLICT, Outcome
+from commands.ports import CommandBus
+from domain.values import OrderLine
+
+router = APIRouter(prefix="/v1", tags=["commands"])
+
+
+class OrderLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    sku: str = Field(min_length=1, max_length=64, examples=["SKU-1"])
+    quantity: int = Field(examples=[2])
+    unit_price_cents: int = Field(examples=[1250])
+
+
+class PlaceOrderIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "6f1c1f5e-6a7e-4a53-9a44-0f8f6f0b8a11",
+                    "currency": "EUR",
+                    "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
+                }
+            ]
+        },
+    )
+
+    order_id: UUID | None = Field(default=None, description="Chosen by the caller for safe retries; made for you if absent.")
+    customer_id: UUID
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+    lines: list[OrderLineIn]
+
+
+class CommandAccepted(BaseModel):
+    order_id: UUID
+    version: int
+    consistency_token: str
+
+
+def _bus(request: Request) -> CommandBus:
+    bus: CommandBus = request.app.state.command_bus
+    return bus
+
+
+def _envelope(if_match: str | None) -> Envelope:
+    return Envelope(
+        command_id=uuid4(),
+        issued_at=datetime.now(timezone.utc),
+        correlation_id=uuid4(),
+        expected_version=_expected_version(if_match),
+    )
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip().strip('"')
+    if not text.isdigit():
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail={"title": "Bad If-Match", "detail": "If-Match must be the expected version, a whole number", "field": "If-Match"},
+        )
+    return int(text)
+
+
+def _refusal(outcome: Outcome) -> HTTPException:
+    if outcome.status == CONFLICT:
+        return HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail={"title": "Version conflict", "detail": outcome.message, "current_version": outcome.version},
+        )
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail={"title": "Business rule broken", "detail": outcome.message, "rule": outcome.rule, "field": outcome.field},
+    )
+
+
+@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=CommandAccepted)
+async def place_order(
+    body: PlaceOrderIn,
+    request: Request,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> CommandAccepted:
+    """Place an order; answers once the orders context has accepted or refused it."""
+    command = PlaceOrder(
+        order_id=body.order_id or uuid4(),
+        customer_id=body.customer_id,
+        currency=body.currency,
+        lines=[OrderLine(line.sku, line.quantity, line.unit_price_cents) for line in body.lines],
+    )
+    outcome = await _bus(request).dispatch(command, _envelope(if_match))
+    if not outcome.accepted:
+        raise _refusal(outcome)
+    response.headers["Location"] = f"/v1/orders/{command.order_id}"
+    return CommandAccepted(order_id=command.order_id, version=outcome.version, consistency_token=outcome.consistency_token)

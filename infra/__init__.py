@@ -1,0 +1,1 @@
+"""Adapters and wiring: settings, Kafka, registry, PostgreSQL, the CLI and local infrastructure."""

@@ -1,0 +1,77 @@
+"""Builds the HTTP application for a backend: routers, problem+json errors, and what runs beside it."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from commands.http import router as command_router
+from infra import problems
+from infra.settings import Settings
+from projections.queries import router as query_router
+
+
+def create_app(settings: Settings, roles: tuple[str, ...] = ()) -> FastAPI:
+    """The API; with roles (kafka backend), the stream processors run in the same process."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.uses_kafka:
+            async with _kafka_backend(app, settings, roles):
+                yield
+        else:
+            _embedded_backend(app, settings)
+            yield
+
+    app = FastAPI(
+        title="Streamkeep",
+        version="0.1.0",
+        description="Event-sourced order fulfilment: commands in, events to Kafka, read models out.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(command_router)
+    app.include_router(query_router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready", "backend": settings.backend}
+
+    return app
+
+
+def _embedded_backend(app: FastAPI, settings: Settings) -> None:
+    from infra.embedded import EmbeddedBackend
+
+    backend = EmbeddedBackend(settings.data_dir)
+    app.state.command_bus = backend
+    app.state.read_models = backend.read_models
+
+
+@asynccontextmanager
+async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...]) -> AsyncIterator[Any]:
+    from infra.bootstrap import connect_kafka_backend
+    from infra.kafka_command_bus import KafkaCommandBus
+    from infra.worker import Worker
+
+    codec, read_models = await connect_kafka_backend(settings)
+    bus = KafkaCommandBus(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s)
+    bus.start(asyncio.get_running_loop())
+    worker = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles) if roles else None
+    if worker:
+        await worker.start()
+    app.state.command_bus = bus
+    app.state.read_models = read_models
+    try:
+        yield
+    finally:
+        if worker:
+            await worker.stop()
+        await asyncio.to_thread(bus.close)
+        await read_models.close()

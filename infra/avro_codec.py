@@ -1,0 +1,86 @@
+"""Avro in the Confluent wire format: magic byte 0, a 4-byte schema id, then the Avro body."""
+
+import io
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+MAGIC_BYTE = 0
+_HEADER = struct.Struct(">bI")
+
+
+class UndecodableMessage(Exception):
+    """Bytes that are not an Avro value in the Confluent wire format we can read."""
+
+
+def load_local_schemas(schemas_dir: Path) -> dict[str, str]:
+    """Every `.avsc` under schemas_dir, keyed by its record's full name (which is also its subject)."""
+    schemas: dict[str, str] = {}
+    for path in sorted(schemas_dir.glob("*.avsc")):
+        text = path.read_text()
+        record = json.loads(text)
+        full_name = f"{record['namespace']}.{record['name']}" if record.get("namespace") else record["name"]
+        schemas[full_name] = text
+    return schemas
+
+
+class AvroCodec:
+    """Encodes records with the local schemas and decodes any registered writer schema into them."""
+
+    def __init__(self, registry: SchemaRegistryClient, local_schemas: dict[str, str]) -> None:
+        self._registry = registry
+        self._local = {name: parse_schema(json.loads(text)) for name, text in local_schemas.items()}
+        self._local_text = local_schemas
+        self._ids: dict[str, int] = {}
+        self._writers: dict[int, tuple[str, Any]] = {}
+
+    def register_all(self) -> dict[str, int]:
+        """Register every local schema under its record-name subject; returns subject -> schema id."""
+        for name, text in self._local_text.items():
+            schema_id = self._registry.register_schema(name, Schema(text, "AVRO"))
+            self._ids[name] = schema_id
+            self._writers[schema_id] = (name, self._local[name])
+        return dict(self._ids)
+
+    def encode(self, name: str, record: dict[str, Any]) -> bytes:
+        buffer = io.BytesIO()
+        buffer.write(_HEADER.pack(MAGIC_BYTE, self._ids[name]))
+        schemaless_writer(buffer, self._local[name], record)
+        return buffer.getvalue()
+
+    def decode(self, data: bytes | None) -> tuple[str, dict[str, Any]]:
+        """Return (record full name, record) read with the local (newest) schema of that name."""
+        if data is None or len(data) < _HEADER.size:
+            raise UndecodableMessage("value too short for the Confluent wire format")
+        magic, schema_id = _HEADER.unpack_from(data)
+        if magic != MAGIC_BYTE:
+            raise UndecodableMessage(f"magic byte {magic}, expected {MAGIC_BYTE}")
+        name, writer = self._writer_schema(schema_id)
+        reader = self._local.get(name, writer)
+        try:
+            record = schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, reader)
+        except Exception as error:
+            raise UndecodableMessage(f"Avro body does not match schema id {schema_id} ({name}): {error}") from error
+        return name, record  # type: ignore[return-value]
+
+    def _writer_schema(self, schema_id: int) -> tuple[str, Any]:
+        if schema_id not in self._writers:
+            try:
+                text = self._registry.get_schema(schema_id).schema_str
+            except Exception as error:
+                raise UndecodableMessage(f"schema id {schema_id} is not in the registry: {error}") from error
+            parsed = json.loads(text)
+            name = f"{parsed['namespace']}.{parsed['name']}" if parsed.get("namespace") else parsed["name"]
+            self._writers[schema_id] = (name, parse_schema(parsed))
+        return self._writers[schema_id]
+
+
+def connect_codec(registry_url: str, schemas_dir: Path) -> AvroCodec:
+    """A codec whose local schemas are registered (registering an unchanged schema is a no-op)."""
+    codec = AvroCodec(SchemaRegistryClient({"url": registry_url}), load_local_schemas(schemas_dir))
+    codec.register_all()
+    return codec

@@ -1,0 +1,205 @@
+"""The single writer per partition: consume commands, decide, append events and outcomes in one Kafka transaction."""
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from commands.handlers import VersionConflict, handle
+from commands.outcomes import ACCEPTED, CONFLICT, REJECTED, Outcome
+from domain.errors import RuleBroken
+from domain.orders import Order
+from infra.avro_codec import AvroCodec, UndecodableMessage
+from infra.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command, record_to_event
+from infra.topics import commands_topic, events_topic, outcomes_topic
+
+log = logging.getLogger(__name__)
+GROUP_ID = "streamkeep-commands"
+BATCH_SIZE = 500
+
+
+@dataclass
+class PartitionState:
+    """The aggregates of one partition, as its events topic partition says they are."""
+
+    orders: dict[UUID, Order] = field(default_factory=dict)
+
+    def get(self, order_id: UUID) -> Order | None:
+        return self.orders.get(order_id)
+
+
+@dataclass
+class Decision:
+    outcome: Outcome
+    events: list[Any]
+    envelope: Any
+    partition: int
+
+
+class CommandProcessor:
+    """Consume-decide-produce loop for one context; Kafka transactions make each batch all-or-nothing."""
+
+    def __init__(self, bootstrap_servers: str, codec: AvroCodec, context: str = "orders") -> None:
+        self._bootstrap = bootstrap_servers
+        self._codec = codec
+        self._context = context
+        self._states: dict[int, PartitionState] = {}
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "group.id": GROUP_ID,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+            }
+        )
+        # A new transactional id per process: after a rebalance, the consumer group generation
+        # carried by send_offsets_to_transaction fences a zombie (KIP-447).
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "transactional.id": f"{GROUP_ID}-{context}-{uuid.uuid4()}",
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 2,
+            }
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        self._producer.init_transactions(30)
+        self._consumer.subscribe(
+            [commands_topic(self._context)], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
+        try:
+            while not stop.is_set():
+                messages = self._consumer.consume(BATCH_SIZE, 0.1)
+                commands = [m for m in messages if not m.error()]
+                if commands:
+                    self._process(commands)
+        finally:
+            self._consumer.close()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._states[tp.partition] = self._load_partition(tp.partition)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._states.pop(tp.partition, None)
+
+    def _load_partition(self, partition: int) -> PartitionState:
+        """Rebuild the partition's aggregates from its committed events (snapshots come later)."""
+        state = PartitionState()
+        reader = Consumer(
+            {
+                "bootstrap.servers": self._bootstrap,
+                "group.id": f"{GROUP_ID}-loader",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+        try:
+            reader.assign([TopicPartition(events_topic(self._context), partition, OFFSET_BEGINNING)])
+            while True:
+                message = reader.poll(5.0)
+                if message is None:
+                    continue
+                if message.error():
+                    if message.error().code() == KafkaError._PARTITION_EOF:
+                        break
+                    raise KafkaException(message.error())
+                event = record_to_event(*self._codec.decode(message.value()))
+                state.orders[event.originator_id] = event.mutate(state.orders.get(event.originator_id))
+        finally:
+            reader.close()
+        log.info("partition %s loaded: %s orders", partition, len(state.orders))
+        return state
+
+    def _process(self, messages: list[Message]) -> None:
+        self._producer.begin_transaction()
+        try:
+            decisions = [d for d in map(self._decide, messages) if d is not None]
+            self._append(decisions)
+            self._producer.send_offsets_to_transaction(
+                self._consumer.position(self._consumer.assignment()), self._consumer.consumer_group_metadata()
+            )
+            self._producer.commit_transaction()
+        except KafkaException as error:
+            if error.args[0].fatal():
+                raise
+            log.warning("transaction aborted, rewinding: %s", error)
+            self._producer.abort_transaction()
+            self._rewind()
+
+    def _decide(self, message: Message) -> Decision | None:
+        state = self._states[message.partition()]
+        try:
+            command, envelope = record_to_command(*self._codec.decode(message.value()))
+        except (UndecodableMessage, ValueError, KeyError) as error:
+            # Nobody can be waiting for an answer to bytes we cannot read: log it and pass over it.
+            log.error("skipping undecodable command at %s/%s: %s", message.partition(), message.offset(), error)
+            return None
+        try:
+            events = list(handle(command, envelope, state))
+        except RuleBroken as rule:
+            current = state.get(command.aggregate_id)
+            outcome = Outcome(envelope.command_id, REJECTED, command.aggregate_id, current.version if current else 0,
+                              rule=rule.rule, message=rule.message, field=rule.field)
+            return Decision(outcome, [], envelope, message.partition())
+        except VersionConflict as conflict:
+            outcome = Outcome(envelope.command_id, CONFLICT, command.aggregate_id, conflict.current_version,
+                              rule="expected-version", message=str(conflict))
+            return Decision(outcome, [], envelope, message.partition())
+        aggregate = state.get(command.aggregate_id)
+        for event in events:
+            aggregate = event.mutate(aggregate)
+        state.orders[command.aggregate_id] = aggregate
+        outcome = Outcome(envelope.command_id, ACCEPTED, command.aggregate_id, events[-1].originator_version)
+        return Decision(outcome, events, envelope, message.partition())
+
+    def _append(self, decisions: list[Decision]) -> None:
+        """Produce the events, learn their offsets, then produce outcomes carrying a consistency token."""
+        last_offsets: dict[UUID, int] = {}
+
+        def remember(command_id: UUID):
+            def on_delivery(error: KafkaError | None, message: Message) -> None:
+                if error is None:
+                    last_offsets[command_id] = message.offset()
+            return on_delivery
+
+        topic = events_topic(self._context)
+        for decision in decisions:
+            for event in decision.events:
+                name, record = event_to_record(event, decision.envelope)
+                self._producer.produce(
+                    topic, key=str(event.originator_id).encode(), value=self._codec.encode(name, record),
+                    partition=decision.partition, headers=[("event_type", name.encode())],
+                    on_delivery=remember(decision.outcome.command_id),
+                )
+        if self._producer.flush(30) != 0:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "events not delivered in time"))
+        for decision in decisions:
+            outcome = decision.outcome
+            if outcome.command_id in last_offsets:
+                token = f"{topic}:{decision.partition}:{last_offsets[outcome.command_id]}"
+                outcome = Outcome(**{**outcome_to_record(outcome), "consistency_token": token})
+            self._producer.produce(
+                decision.envelope.reply_to or outcomes_topic(self._context),
+                key=str(outcome.aggregate_id).encode(),
+                value=self._codec.encode(OUTCOME, outcome_to_record(outcome)),
+                partition=decision.partition,
+            )
+
+    def _rewind(self) -> None:
+        """After an abort: forget uncommitted state and go back to the last committed command."""
+        assignment = self._consumer.assignment()
+        for tp in assignment:
+            self._states[tp.partition] = self._load_partition(tp.partition)
+        for tp in self._consumer.committed(assignment, timeout=30):
+            self._consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+

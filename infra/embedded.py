@@ -1,0 +1,161 @@
+"""The embedded backend: eventsourcing's SQLite persistence and in-process projections, files under one folder."""
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from commands.handlers import VersionConflict, handle
+from commands.messages import Command, Envelope
+from commands.outcomes import ACCEPTED, CONFLICT, REJECTED, Outcome
+from domain.errors import RuleBroken
+from domain.orders import Order
+from projections import order_summary
+
+PROJECTION_BATCH = 500
+
+
+class OrderFulfilment(Application[UUID]):
+    """The event store of the embedded backend: every context's aggregates in one SQLite file."""
+
+    name = "streamkeep"
+
+    def get_order(self, order_id: UUID) -> Order | None:
+        try:
+            order: Order = self.repository.get(order_id)
+        except AggregateNotFoundError:
+            return None
+        return order
+
+
+class _Orders:
+    def __init__(self, app: OrderFulfilment) -> None:
+        self._app = app
+
+    def get(self, order_id: UUID) -> Order | None:
+        return self._app.get_order(order_id)
+
+
+def open_event_store(data_dir: Path) -> OrderFulfilment:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return OrderFulfilment(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(data_dir / "events.sqlite"),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    )
+
+
+class EmbeddedReadModels:
+    """Read-model rows as JSON in SQLite, with the position of the last event applied, in one transaction."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(data_dir / "read_models.sqlite", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS rows (model TEXT, key TEXT, data TEXT, PRIMARY KEY (model, key))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS positions (model TEXT PRIMARY KEY, position INTEGER NOT NULL)")
+
+    def position(self, model: str) -> int:
+        found = self._db.execute("SELECT position FROM positions WHERE model = ?", (model,)).fetchone()
+        return int(found[0]) if found else 0
+
+    def row(self, model: str, key: UUID) -> dict[str, Any] | None:
+        found = self._db.execute("SELECT data FROM rows WHERE model = ? AND key = ?", (model, str(key))).fetchone()
+        return _from_json(json.loads(found[0])) if found else None
+
+    def save(self, model: str, rows: dict[UUID, dict[str, Any]], position: int) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO rows (model, key, data) VALUES (?, ?, ?)",
+                [(model, str(key), json.dumps(row, default=_jsonable)) for key, row in rows.items()],
+            )
+            self._db.execute("INSERT OR REPLACE INTO positions (model, position) VALUES (?, ?)", (model, position))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    async def order_summary(self, order_id: UUID) -> dict[str, Any] | None:
+        return self.row(order_summary.NAME, order_id)
+
+
+class EmbeddedBackend:
+    """Command bus and projector in one: each accepted command is projected before its answer returns."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.app = open_event_store(data_dir)
+        self.read_models = EmbeddedReadModels(data_dir)
+        self._orders = _Orders(self.app)
+        self._lock = asyncio.Lock()
+        self.catch_up()
+
+    async def dispatch(self, command: Command, envelope: Envelope) -> Outcome:
+        async with self._lock:  # one writer, as on Kafka
+            outcome = self._decide_and_save(command, envelope)
+            self.catch_up()
+            return outcome
+
+    def _decide_and_save(self, command: Command, envelope: Envelope) -> Outcome:
+        current = self._orders.get(command.aggregate_id)
+        version = current.version if current else 0
+        try:
+            events = handle(command, envelope, self._orders)
+            recordings = self.app.save(*events)
+        except RuleBroken as rule:
+            return Outcome(envelope.command_id, REJECTED, command.aggregate_id, version,
+                           rule=rule.rule, message=rule.message, field=rule.field)
+        except (VersionConflict, IntegrityError) as conflict:
+            return Outcome(envelope.command_id, CONFLICT, command.aggregate_id, version,
+                           rule="expected-version", message=str(conflict))
+        token = f"embedded:{recordings[-1].notification.id}"
+        return Outcome(envelope.command_id, ACCEPTED, command.aggregate_id, events[-1].originator_version, token)
+
+    def catch_up(self) -> int:
+        """Apply every stored event past the read model's position; returns how many were applied."""
+        model = order_summary.NAME
+        applied = 0
+        while True:
+            start = self.read_models.position(model)
+            notifications = self.app.recorder.select_notifications(start, PROJECTION_BATCH, inclusive_of_start=False)
+            if not notifications:
+                return applied
+            rows: dict[UUID, dict[str, Any]] = {}
+            for notification in notifications:
+                event = self.app.mapper.to_domain_event(notification)
+                key = event.originator_id
+                row = order_summary.apply(rows.get(key) or self.read_models.row(model, key), event)
+                if row is not None:
+                    rows[key] = row
+            self.read_models.save(model, rows, notifications[-1].id)
+            applied += len(notifications)
+
+    def events(self) -> Iterator[tuple[int, Any]]:
+        """Every stored event with its position, in the order recorded, a page at a time."""
+        start = 0
+        while notifications := self.app.recorder.select_notifications(start, PROJECTION_BATCH, inclusive_of_start=False):
+            for notification in notifications:
+                yield notification.id, self.app.mapper.to_domain_event(notification)
+            start = notifications[-1].id
+
+
+def _jsonable(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+_TYPED = {"order_id": UUID, "customer_id": UUID, "placed_at": datetime.fromisoformat, "updated_at": datetime.fromisoformat}
+
+
+def _from_json(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: _TYPED[key](value) if key in _TYPED else value for key, value in data.items()}

@@ -1,0 +1,57 @@
+"""Settings read from the environment (and a `.env` file in the working directory)."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str
+    kafka_bootstrap_servers: str
+    schema_registry_url: str
+    database_url: str
+    data_dir: Path
+    schemas_dir: Path
+    partitions: int
+    command_timeout_s: float
+
+    @property
+    def uses_kafka(self) -> bool:
+        return self.backend == "kafka"
+
+
+class SettingsError(Exception):
+    """A setting has a value we cannot use."""
+
+
+def load_settings() -> Settings:
+    """Read the settings; setting KAFKA_BOOTSTRAP_SERVERS alone implies the kafka backend."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    env = os.environ
+    bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    backend = env.get("STREAMKEEP_BACKEND", "kafka" if bootstrap else "embedded").strip().lower()
+    if backend not in ("embedded", "kafka"):
+        raise SettingsError(f"STREAMKEEP_BACKEND must be 'embedded' or 'kafka', not {backend!r}")
+    settings = Settings(
+        backend=backend,
+        kafka_bootstrap_servers=bootstrap or "127.0.0.1:9092",
+        schema_registry_url=env.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
+        database_url=env.get("DATABASE_URL", "postgresql://streamkeep@127.0.0.1:5433/streamkeep"),
+        data_dir=Path(env.get("STREAMKEEP_DATA_DIR", ".streamkeep")),
+        schemas_dir=Path(env.get("STREAMKEEP_SCHEMAS_DIR", str(REPOSITORY_ROOT / "schemas"))),
+        partitions=_positive_int(env, "STREAMKEEP_PARTITIONS", 4),
+        command_timeout_s=float(env.get("STREAMKEEP_COMMAND_TIMEOUT_S", "5")),
+    )
+    return settings
+
+
+def _positive_int(env: os._Environ[str], name: str, default: int) -> int:
+    text = env.get(name, str(default))
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"{name} must be a positive whole number, not {text!r}")
+    return int(text)

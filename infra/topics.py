@@ -1,0 +1,51 @@
+"""The Kafka topics each bounded context owns, and creating them (Faust does not create source topics)."""
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+CONTEXTS = ("orders",)
+
+# The events topics are the system of record: never delete by age.
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+WEEK_MS = str(7 * 24 * 3600 * 1000)
+
+
+def commands_topic(context: str) -> str:
+    return f"{context}.commands"
+
+
+def events_topic(context: str) -> str:
+    return f"{context}.events"
+
+
+def outcomes_topic(context: str) -> str:
+    return f"{context}.outcomes"
+
+
+def topic_configs() -> dict[str, dict[str, str]]:
+    """Every topic we own with its config; commands, events and outcomes are co-partitioned by aggregate id."""
+    configs: dict[str, dict[str, str]] = {}
+    for context in CONTEXTS:
+        configs[commands_topic(context)] = {"retention.ms": WEEK_MS}
+        configs[events_topic(context)] = dict(KEEP_FOREVER)
+        configs[outcomes_topic(context)] = {"retention.ms": WEEK_MS}
+    return configs
+
+
+def ensure_topics(bootstrap_servers: str, partitions: int, timeout_s: float = 30.0) -> list[str]:
+    """Create the topics that are missing; returns the names created."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    missing = [
+        NewTopic(name, num_partitions=partitions, replication_factor=-1, config=config)
+        for name, config in topic_configs().items()
+        if name not in existing
+    ]
+    if not missing:
+        return []
+    for name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
+        try:
+            future.result()
+        except Exception as error:  # a concurrent creator may have won the race
+            if "TOPIC_ALREADY_EXISTS" not in str(error):
+                raise
+    return [topic.topic for topic in missing]

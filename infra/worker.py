@@ -1,0 +1,53 @@
+"""The Kafka-backend stream processors of one process: the command processor and the projections."""
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Any
+
+from infra.avro_codec import AvroCodec
+from infra.command_processor import CommandProcessor
+from infra.postgres_read_models import PostgresReadModels
+from infra.projection_worker import create_projection_app
+
+log = logging.getLogger(__name__)
+ROLES = ("commands", "projections")
+EXIT_PROCESSOR_DIED = 70
+
+
+class Worker:
+    """Starts and stops the roles this process plays; several workers share partitions through consumer groups."""
+
+    def __init__(self, bootstrap_servers: str, codec: AvroCodec, read_models: PostgresReadModels, roles: tuple[str, ...]) -> None:
+        self._bootstrap = bootstrap_servers
+        self._codec = codec
+        self._read_models = read_models
+        self._roles = roles
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._faust: Any = None
+
+    async def start(self) -> None:
+        if "commands" in self._roles:
+            processor = CommandProcessor(self._bootstrap, self._codec)
+            self._thread = threading.Thread(target=self._run_processor, args=(processor,), name="command-processor", daemon=True)
+            self._thread.start()
+        if "projections" in self._roles:
+            self._faust = create_projection_app(self._bootstrap, self._codec, self._read_models)
+            await self._faust.start()
+
+    def _run_processor(self, processor: CommandProcessor) -> None:
+        try:
+            processor.run(self._stop)
+        except BaseException:
+            # A process that cannot write commands any more must not look healthy: die, so it is restarted.
+            log.critical("the command processor stopped on an error", exc_info=True)
+            os._exit(EXIT_PROCESSOR_DIED)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._faust is not None:
+            await self._faust.stop()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10)

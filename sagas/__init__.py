@@ -1,0 +1,1 @@
+"""Orchestrated sagas across the bounded contexts (later issue)."""
