@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from commands.http import router as command_router
 from infra import problems
@@ -40,8 +41,12 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ()) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
-    async def readyz() -> dict[str, str]:
-        return {"status": "ready", "backend": settings.backend}
+    async def readyz() -> JSONResponse:
+        """200 once this process can take commands; 503 while its stream processors are still starting."""
+        worker = getattr(app.state, "worker", None)
+        if worker is not None and not worker.ready:
+            return problems.problem(503, "Starting", "the command processor is still loading its partitions", retry_after=1)
+        return JSONResponse({"status": "ready", "backend": settings.backend})
 
     return app
 
@@ -68,6 +73,7 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
         await worker.start()
     app.state.command_bus = bus
     app.state.read_models = read_models
+    app.state.worker = worker
     try:
         yield
     finally:

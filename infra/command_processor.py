@@ -48,6 +48,7 @@ class CommandProcessor:
         self._codec = codec
         self._context = context
         self._states: dict[int, PartitionState] = {}
+        self.ready = threading.Event()  # set once partitions are assigned and loaded
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -84,16 +85,18 @@ class CommandProcessor:
             self._consumer.close()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._states[tp.partition] = self._load_partition(tp.partition)
+        self._states.update(self._load_partitions([tp.partition for tp in partitions]))
+        self.ready.set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._states.pop(tp.partition, None)
 
-    def _load_partition(self, partition: int) -> PartitionState:
-        """Rebuild the partition's aggregates from its committed events (snapshots come later)."""
-        state = PartitionState()
+    def _load_partitions(self, partitions: list[int]) -> dict[int, PartitionState]:
+        """Rebuild the partitions' aggregates from their committed events (snapshots come later)."""
+        states = {partition: PartitionState() for partition in partitions}
+        if not partitions:
+            return states
         reader = Consumer(
             {
                 "bootstrap.servers": self._bootstrap,
@@ -104,21 +107,25 @@ class CommandProcessor:
             }
         )
         try:
-            reader.assign([TopicPartition(events_topic(self._context), partition, OFFSET_BEGINNING)])
-            while True:
+            topic = events_topic(self._context)
+            reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+            remaining = set(partitions)
+            while remaining:
                 message = reader.poll(5.0)
                 if message is None:
                     continue
                 if message.error():
                     if message.error().code() == KafkaError._PARTITION_EOF:
-                        break
+                        remaining.discard(message.partition())
+                        continue
                     raise KafkaException(message.error())
                 event = record_to_event(*self._codec.decode(message.value()))
-                state.orders[event.originator_id] = event.mutate(state.orders.get(event.originator_id))
+                orders = states[message.partition()].orders
+                orders[event.originator_id] = event.mutate(orders.get(event.originator_id))
         finally:
             reader.close()
-        log.info("partition %s loaded: %s orders", partition, len(state.orders))
-        return state
+        log.info("partitions %s loaded: %s orders", partitions, sum(len(s.orders) for s in states.values()))
+        return states
 
     def _process(self, messages: list[Message]) -> None:
         self._producer.begin_transaction()
@@ -198,8 +205,7 @@ class CommandProcessor:
     def _rewind(self) -> None:
         """After an abort: forget uncommitted state and go back to the last committed command."""
         assignment = self._consumer.assignment()
-        for tp in assignment:
-            self._states[tp.partition] = self._load_partition(tp.partition)
+        self._states.update(self._load_partitions([tp.partition for tp in assignment]))
         for tp in self._consumer.committed(assignment, timeout=30):
             self._consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
 

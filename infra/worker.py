@@ -27,10 +27,16 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._faust: Any = None
+        self._processor: CommandProcessor | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once the command processor (if this process runs one) owns and has loaded its partitions."""
+        return self._processor is None or self._processor.ready.is_set()
 
     async def start(self) -> None:
         if "commands" in self._roles:
-            processor = CommandProcessor(self._bootstrap, self._codec)
+            self._processor = processor = CommandProcessor(self._bootstrap, self._codec)
             self._thread = threading.Thread(target=self._run_processor, args=(processor,), name="command-processor", daemon=True)
             self._thread.start()
         if "projections" in self._roles:

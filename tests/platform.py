@@ -1,0 +1,111 @@
+"""Test support: find or start the infrastructure, and run Streamkeep processes the way a user does."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+SERVICE_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "DATABASE_URL")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def infrastructure_env() -> dict[str, str]:
+    if all(os.environ.get(k) for k in SERVICE_KEYS):
+        return {k: os.environ[k] for k in SERVICE_KEYS}
+    if _docker_answers():
+        return _testcontainers_env()
+    from infra.local.launcher import up
+
+    return {k: v for k, v in up().items() if k in SERVICE_KEYS}
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # no engine, no socket, no permission: all mean "not here"
+        return False
+    return True
+
+
+def _testcontainers_env() -> dict[str, str]:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    kafka = KafkaContainer("apache/kafka:4.1.1").with_kraft().start()
+    postgres = PostgresContainer("postgres:15", dbname="streamkeep").start()
+    registry = DockerContainer("apicurio/apicurio-registry:3.0.9").with_exposed_ports(8080).start()
+    wait_for_logs(registry, "Installed features", timeout=120)
+    registry_url = f"http://{registry.get_container_host_ip()}:{registry.get_exposed_port(8080)}/apis/ccompat/v7"
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.get_bootstrap_server(),
+        "SCHEMA_REGISTRY_URL": registry_url,
+        "DATABASE_URL": postgres.get_connection_url(driver=None),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class StreamkeepProcess:
+    """One `streamkeep ...` process started as a user would, that a test may kill -9 and start again."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.args = args
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "StreamkeepProcess":
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "infra", *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+        return self
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush, commit or say goodbye."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_for(check, timeout_s: float, what: str, interval_s: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll check() until it returns something truthy; fail the test with `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as error:  # the thing polled may not be up yet
+            last_error = error
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last error: {last_error})")
+
+
+def wait_ready(base_url: str, timeout_s: float = 90) -> None:
+    wait_for(lambda: httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200, timeout_s, f"{base_url}/readyz")
