@@ -37,7 +37,9 @@ class PlaceOrderIn(BaseModel):
         },
     )
 
-    order_id: UUID | None = Field(default=None, description="Chosen by the caller for safe retries; made for you if absent.")
+    order_id: UUID | None = Field(
+        default=None, description="Chosen by the caller for safe retries; made for you if absent."
+    )
     customer_id: UUID
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
     lines: list[OrderLineIn]
@@ -70,7 +72,11 @@ def _expected_version(if_match: str | None) -> int | None:
     if not text.isdigit():
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
-            detail={"title": "Bad If-Match", "detail": "If-Match must be the expected version, a whole number", "field": "If-Match"},
+            detail={
+                "title": "Bad If-Match",
+                "detail": "If-Match must be the expected version, a whole number",
+                "field": "If-Match",
+            },
         )
     return int(text)
 
@@ -83,7 +89,12 @@ def _refusal(outcome: Outcome) -> HTTPException:
         )
     return HTTPException(
         status.HTTP_422_UNPROCESSABLE_CONTENT,
-        detail={"title": "Business rule broken", "detail": outcome.message, "rule": outcome.rule, "field": outcome.field},
+        detail={
+            "title": "Business rule broken",
+            "detail": outcome.message,
+            "rule": outcome.rule,
+            "field": outcome.field,
+        },
     )
 
 
@@ -105,4 +116,6 @@ async def place_order(
     if not outcome.accepted:
         raise _refusal(outcome)
     response.headers["Location"] = f"/v1/orders/{command.order_id}"
-    return CommandAccepted(order_id=command.order_id, version=outcome.version, consistency_token=outcome.consistency_token)
+    return CommandAccepted(
+        order_id=command.order_id, version=outcome.version, consistency_token=outcome.consistency_token
+    )

@@ -69,6 +69,7 @@ def _check_lines(lines: list[OrderLine]) -> None:
             )
         if line.unit_price_cents < 0:
             raise RuleBroken(
-                "price-not-negative", f"lines[{index}].unit_price_cents must not be negative",
+                "price-not-negative",
+                f"lines[{index}].unit_price_cents must not be negative",
                 f"lines[{index}].unit_price_cents",
             )

@@ -45,7 +45,9 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ()) -> FastAPI:
         """200 once this process can take commands; 503 while its stream processors are still starting."""
         worker = getattr(app.state, "worker", None)
         if worker is not None and not worker.ready:
-            return problems.problem(503, "Starting", "the command processor is still loading its partitions", retry_after=1)
+            return problems.problem(
+                503, "Starting", "the command processor is still loading its partitions", retry_after=1
+            )
         return JSONResponse({"status": "ready", "backend": settings.backend})
 
     return app

@@ -21,8 +21,11 @@ class CliError(Exception):
 @app.callback()
 def _options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
     _state["debug"] = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("aiokafka", "faust", "mode"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -40,7 +43,9 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     from infra.worker import ROLES
 
     settings = load_settings()
-    uvicorn.run(create_app(settings, roles=ROLES if settings.uses_kafka else ()), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings, roles=ROLES if settings.uses_kafka else ()), host=host, port=port, log_level="info"
+    )
 
 
 @app.command()
@@ -52,7 +57,9 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
     settings = load_settings()
     if not settings.uses_kafka:
-        raise CliError("serve needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS); use `streamkeep run` for the embedded one")
+        raise CliError(
+            "serve needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS); use `streamkeep run` for the embedded one"
+        )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

@@ -73,7 +73,10 @@ class CommandProcessor:
     def run(self, stop: threading.Event) -> None:
         self._producer.init_transactions(30)
         self._consumer.subscribe(
-            [commands_topic(self._context)], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+            [commands_topic(self._context)],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
         )
         try:
             while not stop.is_set():
@@ -155,12 +158,25 @@ class CommandProcessor:
             events = list(handle(command, envelope, state))
         except RuleBroken as rule:
             current = state.get(command.aggregate_id)
-            outcome = Outcome(envelope.command_id, REJECTED, command.aggregate_id, current.version if current else 0,
-                              rule=rule.rule, message=rule.message, field=rule.field)
+            outcome = Outcome(
+                envelope.command_id,
+                REJECTED,
+                command.aggregate_id,
+                current.version if current else 0,
+                rule=rule.rule,
+                message=rule.message,
+                field=rule.field,
+            )
             return Decision(outcome, [], envelope, message.partition())
         except VersionConflict as conflict:
-            outcome = Outcome(envelope.command_id, CONFLICT, command.aggregate_id, conflict.current_version,
-                              rule="expected-version", message=str(conflict))
+            outcome = Outcome(
+                envelope.command_id,
+                CONFLICT,
+                command.aggregate_id,
+                conflict.current_version,
+                rule="expected-version",
+                message=str(conflict),
+            )
             return Decision(outcome, [], envelope, message.partition())
         aggregate = state.get(command.aggregate_id)
         for event in events:
@@ -177,6 +193,7 @@ class CommandProcessor:
             def on_delivery(error: KafkaError | None, message: Message) -> None:
                 if error is None:
                     last_offsets[command_id] = message.offset()
+
             return on_delivery
 
         topic = events_topic(self._context)
@@ -184,8 +201,11 @@ class CommandProcessor:
             for event in decision.events:
                 name, record = event_to_record(event, decision.envelope)
                 self._producer.produce(
-                    topic, key=str(event.originator_id).encode(), value=self._codec.encode(name, record),
-                    partition=decision.partition, headers=[("event_type", name.encode())],
+                    topic,
+                    key=str(event.originator_id).encode(),
+                    value=self._codec.encode(name, record),
+                    partition=decision.partition,
+                    headers=[("event_type", name.encode())],
                     on_delivery=remember(decision.outcome.command_id),
                 )
         if self._producer.flush(30) != 0:
@@ -207,5 +227,6 @@ class CommandProcessor:
         assignment = self._consumer.assignment()
         self._states.update(self._load_partitions([tp.partition for tp in assignment]))
         for tp in self._consumer.committed(assignment, timeout=30):
-            self._consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
-
+            self._consumer.seek(
+                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+            )

@@ -112,11 +112,24 @@ class EmbeddedBackend:
             events = handle(command, envelope, self._orders)
             recordings = self.app.save(*events)
         except RuleBroken as rule:
-            return Outcome(envelope.command_id, REJECTED, command.aggregate_id, version,
-                           rule=rule.rule, message=rule.message, field=rule.field)
+            return Outcome(
+                envelope.command_id,
+                REJECTED,
+                command.aggregate_id,
+                version,
+                rule=rule.rule,
+                message=rule.message,
+                field=rule.field,
+            )
         except (VersionConflict, IntegrityError) as conflict:
-            return Outcome(envelope.command_id, CONFLICT, command.aggregate_id, version,
-                           rule="expected-version", message=str(conflict))
+            return Outcome(
+                envelope.command_id,
+                CONFLICT,
+                command.aggregate_id,
+                version,
+                rule="expected-version",
+                message=str(conflict),
+            )
         token = f"embedded:{recordings[-1].notification.id}"
         return Outcome(envelope.command_id, ACCEPTED, command.aggregate_id, events[-1].originator_version, token)
 
@@ -142,7 +155,9 @@ class EmbeddedBackend:
     def events(self) -> Iterator[tuple[int, Any]]:
         """Every stored event with its position, in the order recorded, a page at a time."""
         start = 0
-        while notifications := self.app.recorder.select_notifications(start, PROJECTION_BATCH, inclusive_of_start=False):
+        while notifications := self.app.recorder.select_notifications(
+            start, PROJECTION_BATCH, inclusive_of_start=False
+        ):
             for notification in notifications:
                 yield notification.id, self.app.mapper.to_domain_event(notification)
             start = notifications[-1].id
@@ -154,7 +169,12 @@ def _jsonable(value: object) -> str:
     return str(value)
 
 
-_TYPED = {"order_id": UUID, "customer_id": UUID, "placed_at": datetime.fromisoformat, "updated_at": datetime.fromisoformat}
+_TYPED = {
+    "order_id": UUID,
+    "customer_id": UUID,
+    "placed_at": datetime.fromisoformat,
+    "updated_at": datetime.fromisoformat,
+}
 
 
 def _from_json(data: dict[str, Any]) -> dict[str, Any]:

@@ -28,12 +28,22 @@ class KafkaCommandBus:
         self._waiting: dict[UUID, asyncio.Future[Outcome]] = {}
         self._stop = threading.Event()
         self._producer = Producer(
-            {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all", "linger.ms": 1,
-             "message.timeout.ms": int(timeout_s * 1000)}
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 1,
+                "message.timeout.ms": int(timeout_s * 1000),
+            }
         )
         self._outcomes = Consumer(
-            {"bootstrap.servers": bootstrap_servers, "group.id": f"streamkeep-api-{uuid.uuid4()}",
-             "enable.auto.commit": False, "isolation.level": "read_committed", "fetch.wait.max.ms": 10}
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "group.id": f"streamkeep-api-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 10,
+            }
         )
         self._threads: list[threading.Thread] = []
 
@@ -59,8 +69,10 @@ class KafkaCommandBus:
             name, record = command_to_record(command, envelope)
             try:
                 self._producer.produce(
-                    commands_topic(command.context), key=str(command.aggregate_id).encode(),
-                    value=self._codec.encode(name, record), on_delivery=self._delivered(waiter),
+                    commands_topic(command.context),
+                    key=str(command.aggregate_id).encode(),
+                    value=self._codec.encode(name, record),
+                    on_delivery=self._delivered(waiter),
                 )
             except (BufferError, KafkaException) as error:
                 raise CommandBackendUnavailable(f"cannot send the command to Kafka: {error}") from error
@@ -78,6 +90,7 @@ class KafkaCommandBus:
             if error is not None:
                 failure = CommandBackendUnavailable(f"Kafka did not take the command: {error.str()}")
                 self._loop.call_soon_threadsafe(_fail, waiter, failure)
+
         return on_delivery
 
     def _assign_outcomes_at_end(self) -> None:

@@ -9,8 +9,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 def read_to_end(bootstrap_servers: str, topic: str, timeout_s: float = 10.0) -> Iterator[Message]:
     """Yield every committed record of the topic that exists now, then stop."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": f"streamkeep-reader-{uuid.uuid4()}",
-         "enable.auto.commit": False, "isolation.level": "read_committed", "enable.partition.eof": True}
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"streamkeep-reader-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
     )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]

@@ -63,12 +63,13 @@ class PostgresReadModels:
             raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
 
     async def apply_batch(self, batch: Sequence[PositionedEvent]) -> int:
-        """Apply the events past the checkpoint and move the checkpoint, in one transaction; returns how many applied."""
+        """Apply the events past the checkpoint and move it, in one transaction; returns how many were applied."""
         name = order_summary.NAME
         async with self._pool.connection() as conn, conn.transaction():
             cursor = conn.cursor()
             await cursor.execute(
-                'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s FOR UPDATE', (name,)
+                'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s FOR UPDATE',
+                (name,),
             )
             done = {(topic, partition): offset for topic, partition, offset in await cursor.fetchall()}
             fresh = [p for p in batch if p.offset > done.get((p.topic, p.partition), -1)]
@@ -80,7 +81,9 @@ class PostgresReadModels:
                     rows[key] = row
             changed = [rows[k] for k in {p.event.originator_id for p in fresh} if k in rows]
             if changed:
-                await cursor.executemany(order_summary.UPSERT, [{**row, "lines": Jsonb(row["lines"])} for row in changed])
+                await cursor.executemany(
+                    order_summary.UPSERT, [{**row, "lines": Jsonb(row["lines"])} for row in changed]
+                )
             ends: dict[tuple[str, int], int] = {}
             for positioned in fresh:
                 ends[(positioned.topic, positioned.partition)] = positioned.offset
@@ -97,6 +100,7 @@ class PostgresReadModels:
     async def checkpoints(self) -> dict[tuple[str, int], int]:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s', (order_summary.NAME,)
+                'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s',
+                (order_summary.NAME,),
             )
             return {(t, p): o for t, p, o in await cursor.fetchall()}

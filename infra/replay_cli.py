@@ -32,7 +32,8 @@ def replay(
     settings = load_settings()
     source = _kafka_events(settings, context) if settings.uses_kafka else _embedded_events(settings)
     selected = (
-        e for e in source
+        e
+        for e in source
         if (aggregate_id is None or e["aggregate_id"] == str(aggregate_id))
         and (type_ is None or e["type"] in (type_, f"{context}.{type_}"))
     )
@@ -50,11 +51,19 @@ def _uuid(text: str) -> UUID:
         raise typer.BadParameter(f"{text!r} is not a UUID", param_hint="--aggregate") from None
 
 
-def _line(topic: str, partition: int, offset: int, timestamp: datetime, name: str, record: dict[str, Any]) -> dict[str, Any]:
+def _line(
+    topic: str, partition: int, offset: int, timestamp: datetime, name: str, record: dict[str, Any]
+) -> dict[str, Any]:
     data = {k: v for k, v in record.items() if k not in ("aggregate_id", "version", "occurred_at")}
     return {
-        "topic": topic, "partition": partition, "offset": offset, "timestamp": timestamp.isoformat(),
-        "type": name, "aggregate_id": str(record["aggregate_id"]), "version": record["version"], "data": data,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "timestamp": timestamp.isoformat(),
+        "type": name,
+        "aggregate_id": str(record["aggregate_id"]),
+        "version": record["version"],
+        "data": data,
     }
 
 
@@ -78,12 +87,24 @@ def _kafka_events(settings: Any, context: str) -> Iterator[dict[str, Any]]:
     for message in read_to_end(settings.kafka_bootstrap_servers, events_topic(context)):
         name, record = codec.decode(message.value())
         _, millis = message.timestamp()
-        yield _line(message.topic(), message.partition(), message.offset(), datetime.fromtimestamp(millis / 1000).astimezone(), name, record)
+        yield _line(
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            datetime.fromtimestamp(millis / 1000).astimezone(),
+            name,
+            record,
+        )
 
 
 def _print_table(events: Iterator[dict[str, Any]]) -> None:
     table = Table("offset", "timestamp", "type", "aggregate", "version")
     for event in events:
-        table.add_row(f"{event['partition']}/{event['offset']}", event["timestamp"], event["type"], event["aggregate_id"], str(event["version"]))
+        table.add_row(
+            f"{event['partition']}/{event['offset']}",
+            event["timestamp"],
+            event["type"],
+            event["aggregate_id"],
+            str(event["version"]),
+        )
     Console().print(table)
-

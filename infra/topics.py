@@ -42,7 +42,7 @@ def ensure_topics(bootstrap_servers: str, partitions: int, timeout_s: float = 30
     ]
     if not missing:
         return []
-    for name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
+    for future in admin.create_topics(missing, operation_timeout=timeout_s).values():
         try:
             future.result()
         except Exception as error:  # a concurrent creator may have won the race

@@ -19,7 +19,9 @@ EXIT_PROCESSOR_DIED = 70
 class Worker:
     """Starts and stops the roles this process plays; several workers share partitions through consumer groups."""
 
-    def __init__(self, bootstrap_servers: str, codec: AvroCodec, read_models: PostgresReadModels, roles: tuple[str, ...]) -> None:
+    def __init__(
+        self, bootstrap_servers: str, codec: AvroCodec, read_models: PostgresReadModels, roles: tuple[str, ...]
+    ) -> None:
         self._bootstrap = bootstrap_servers
         self._codec = codec
         self._read_models = read_models
@@ -37,7 +39,9 @@ class Worker:
     async def start(self) -> None:
         if "commands" in self._roles:
             self._processor = processor = CommandProcessor(self._bootstrap, self._codec)
-            self._thread = threading.Thread(target=self._run_processor, args=(processor,), name="command-processor", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run_processor, args=(processor,), name="command-processor", daemon=True
+            )
             self._thread.start()
         if "projections" in self._roles:
             self._faust = create_projection_app(self._bootstrap, self._codec, self._read_models)

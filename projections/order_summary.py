@@ -6,7 +6,17 @@ from domain.orders import Order
 
 NAME = "order_summary"
 
-COLUMNS = ("order_id", "customer_id", "status", "currency", "total_cents", "lines", "version", "placed_at", "updated_at")
+COLUMNS = (
+    "order_id",
+    "customer_id",
+    "status",
+    "currency",
+    "total_cents",
+    "lines",
+    "version",
+    "placed_at",
+    "updated_at",
+)
 
 CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS order_summary (

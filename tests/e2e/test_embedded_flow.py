@@ -12,8 +12,11 @@ import pytest
 
 from tests.platform import StreamkeepProcess, free_port, wait_ready
 
-ORDER = {"customer_id": "6f1c1f5e-6a7e-4a53-9a44-0f8f6f0b8a11", "currency": "EUR",
-         "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}]}
+ORDER = {
+    "customer_id": "6f1c1f5e-6a7e-4a53-9a44-0f8f6f0b8a11",
+    "currency": "EUR",
+    "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
+}
 EMBEDDED = {"STREAMKEEP_BACKEND": "embedded", "KAFKA_BOOTSTRAP_SERVERS": ""}
 
 
@@ -25,8 +28,11 @@ def workdir(tmp_path: Path) -> Path:
 @pytest.fixture
 def streamkeep_run(workdir: Path) -> Iterator[tuple[StreamkeepProcess, str]]:
     port = free_port()
-    process = StreamkeepProcess(["run", "--port", str(port)], {**EMBEDDED, "STREAMKEEP_DATA_DIR": str(workdir / ".streamkeep")},
-                                workdir / "run.log").start()
+    process = StreamkeepProcess(
+        ["run", "--port", str(port)],
+        {**EMBEDDED, "STREAMKEEP_DATA_DIR": str(workdir / ".streamkeep")},
+        workdir / "run.log",
+    ).start()
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base_url, timeout_s=30)
@@ -56,7 +62,9 @@ def test_an_order_posted_over_http_is_readable_over_http_and_survives_a_restart(
     assert (workdir / ".streamkeep" / "events.sqlite").exists()
 
 
-def test_replay_prints_the_stored_events_as_json_lines(streamkeep_run: tuple[StreamkeepProcess, str], workdir: Path) -> None:
+def test_replay_prints_the_stored_events_as_json_lines(
+    streamkeep_run: tuple[StreamkeepProcess, str], workdir: Path
+) -> None:
     _, base_url = streamkeep_run
     first = httpx.post(f"{base_url}/v1/orders", json=ORDER, timeout=10).json()
     httpx.post(f"{base_url}/v1/orders", json=ORDER, timeout=10)
@@ -78,7 +86,11 @@ def test_replay_prints_the_stored_events_as_json_lines(streamkeep_run: tuple[Str
         (b'{"customer_id": ', 400, None),
         (json.dumps({"currency": "EUR", "lines": ORDER["lines"]}).encode(), 422, "customer_id"),
         (json.dumps({**ORDER, "customer_id": "not-a-uuid"}).encode(), 422, "customer_id"),
-        (json.dumps({**ORDER, "lines": [{"sku": "A", "quantity": 1.5, "unit_price_cents": 1}]}).encode(), 422, "lines[0].quantity"),
+        (
+            json.dumps({**ORDER, "lines": [{"sku": "A", "quantity": 1.5, "unit_price_cents": 1}]}).encode(),
+            422,
+            "lines[0].quantity",
+        ),
         (json.dumps({**ORDER, "colour": "red"}).encode(), 422, "colour"),
         (json.dumps({**ORDER, "lines": []}).encode(), 422, "lines"),
     ],
@@ -88,7 +100,9 @@ def test_bad_input_is_a_problem_naming_the_field_and_stores_nothing(
 ) -> None:
     _, base_url = streamkeep_run
 
-    response = httpx.post(f"{base_url}/v1/orders", content=body, headers={"content-type": "application/json"}, timeout=10)
+    response = httpx.post(
+        f"{base_url}/v1/orders", content=body, headers={"content-type": "application/json"}, timeout=10
+    )
 
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
@@ -110,5 +124,11 @@ def test_cli_errors_are_one_line_and_non_zero(workdir: Path) -> None:
 
 def _streamkeep(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **EMBEDDED, "STREAMKEEP_DATA_DIR": str(workdir / ".streamkeep")}
-    return subprocess.run([sys.executable, "-m", "infra", *args], env=env, capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [sys.executable, "-m", "infra", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )

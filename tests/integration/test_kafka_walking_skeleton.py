@@ -1,7 +1,6 @@
 """One order through real Kafka, the real registry and real PostgreSQL, over HTTP both ways."""
 
 import io
-import json
 import struct
 import subprocess
 import uuid
@@ -23,8 +22,11 @@ from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
 
 pytestmark = pytest.mark.kafka
 
-ORDER = {"customer_id": "6f1c1f5e-6a7e-4a53-9a44-0f8f6f0b8a11", "currency": "EUR",
-         "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}]}
+ORDER = {
+    "customer_id": "6f1c1f5e-6a7e-4a53-9a44-0f8f6f0b8a11",
+    "currency": "EUR",
+    "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,8 @@ def _placed_order(base_url: str) -> dict:
 def _read_model(base_url: str, order_id: str) -> dict:
     return wait_for(
         lambda: (r := httpx.get(f"{base_url}/v1/orders/{order_id}", timeout=5)).status_code == 200 and r.json(),
-        30, f"order {order_id} in the read model",
+        30,
+        f"order {order_id} in the read model",
     )
 
 
@@ -148,11 +151,14 @@ def test_restarting_the_worker_applies_no_event_twice(platform: dict) -> None:
         ({**ORDER, "currency": 978}, 422, "currency"),
     ],
 )
-def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(platform: dict, body: object, status: int, field: str | None) -> None:
+def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(
+    platform: dict, body: object, status: int, field: str | None
+) -> None:
     before = _end_offsets(platform["env"], "orders.commands")
     if isinstance(body, bytes):
-        response = httpx.post(f"{platform['base_url']}/v1/orders", content=body,
-                              headers={"content-type": "application/json"}, timeout=10)
+        response = httpx.post(
+            f"{platform['base_url']}/v1/orders", content=body, headers={"content-type": "application/json"}, timeout=10
+        )
     else:
         response = _post(platform["base_url"], body)
 
@@ -169,8 +175,13 @@ def _decode_with_apache_avro(schema_json: str, body: bytes) -> dict:
 
 
 def _end_offsets(env: dict[str, str], topic: str = "orders.events") -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": f"t-{uuid.uuid4()}",
-                         "isolation.level": "read_committed"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"],
+            "group.id": f"t-{uuid.uuid4()}",
+            "isolation.level": "read_committed",
+        }
+    )
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
@@ -181,12 +192,25 @@ def _end_offsets(env: dict[str, str], topic: str = "orders.events") -> dict[int,
 def _console_consumer_values(libs: Path, bootstrap: str, count: int) -> list[bytes]:
     """Run Kafka's ConsoleConsumer from the same jars; print each value as hex so the bytes survive stdout."""
     command = [
-        "java", "-cp", f"{libs}/*", "org.apache.kafka.tools.consumer.ConsoleConsumer",
-        "--bootstrap-server", bootstrap, "--topic", "orders.events", "--from-beginning",
-        "--max-messages", str(count), "--timeout-ms", "30000",
-        "--consumer-property", "isolation.level=read_committed",
-        "--formatter-property", "print.value=true",
-        "--formatter-property", "value.deserializer=org.apache.kafka.common.serialization.BytesDeserializer",
+        "java",
+        "-cp",
+        f"{libs}/*",
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        "orders.events",
+        "--from-beginning",
+        "--max-messages",
+        str(count),
+        "--timeout-ms",
+        "30000",
+        "--consumer-property",
+        "isolation.level=read_committed",
+        "--formatter-property",
+        "print.value=true",
+        "--formatter-property",
+        "value.deserializer=org.apache.kafka.common.serialization.BytesDeserializer",
     ]
     result = subprocess.run(command, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
@@ -209,8 +233,13 @@ def _parse_bytes_repr(line: str) -> bytes:
 
 def _order_summary_table(env: dict[str, str]) -> dict[str, dict]:
     with psycopg.connect(env["DATABASE_URL"]) as conn:
-        rows = conn.execute("SELECT order_id, status, total_cents, lines, version, updated_at FROM order_summary").fetchall()
-    return {str(r[0]): {"status": r[1], "total_cents": r[2], "lines": r[3], "version": r[4], "updated_at": r[5]} for r in rows}
+        rows = conn.execute(
+            "SELECT order_id, status, total_cents, lines, version, updated_at FROM order_summary"
+        ).fetchall()
+    return {
+        str(r[0]): {"status": r[1], "total_cents": r[2], "lines": r[3], "version": r[4], "updated_at": r[5]}
+        for r in rows
+    }
 
 
 def _count_rows(env: dict[str, str], order_id: str) -> int:

@@ -32,7 +32,9 @@ def test_every_event_type_has_a_schema() -> None:
 
 
 def test_order_placed_survives_avro() -> None:
-    order = Order.place(order_id=uuid4(), customer_id=uuid4(), currency="EUR", lines=[OrderLine("SKU-1", 2, 1250)], at=AT)
+    order = Order.place(
+        order_id=uuid4(), customer_id=uuid4(), currency="EUR", lines=[OrderLine("SKU-1", 2, 1250)], at=AT
+    )
     [placed] = order.collect_events()
     envelope = Envelope(uuid4(), AT, uuid4())
 

@@ -19,8 +19,13 @@ def place(lines: list[OrderLine], currency: str = "EUR") -> Order:
 def test_placing_an_order_records_order_placed_with_the_callers_id_and_time() -> None:
     order_id, customer_id = uuid4(), uuid4()
 
-    order = Order.place(order_id=order_id, customer_id=customer_id, currency="EUR",
-                        lines=[OrderLine("SKU-1", 2, 1250), OrderLine("SKU-2", 1, 99)], at=AT)
+    order = Order.place(
+        order_id=order_id,
+        customer_id=customer_id,
+        currency="EUR",
+        lines=[OrderLine("SKU-1", 2, 1250), OrderLine("SKU-2", 1, 99)],
+        at=AT,
+    )
 
     [placed] = order.collect_events()
     assert isinstance(placed, Order.Placed)
@@ -28,8 +33,10 @@ def test_placing_an_order_records_order_placed_with_the_callers_id_and_time() ->
     assert placed.originator_version == 1
     assert placed.timestamp == AT
     assert placed.customer_id == customer_id
-    assert placed.lines == [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250},
-                            {"sku": "SKU-2", "quantity": 1, "unit_price_cents": 99}]
+    assert placed.lines == [
+        {"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250},
+        {"sku": "SKU-2", "quantity": 1, "unit_price_cents": 99},
+    ]
     assert order.status == "placed"
     assert order.total_cents == 2599
 

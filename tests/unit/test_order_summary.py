@@ -11,8 +11,13 @@ AT = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 
 
 def test_order_placed_makes_a_placed_row_with_its_total() -> None:
-    order = Order.place(order_id=uuid4(), customer_id=uuid4(), currency="EUR",
-                        lines=[OrderLine("SKU-1", 2, 1250), OrderLine("SKU-2", 3, 100)], at=AT)
+    order = Order.place(
+        order_id=uuid4(),
+        customer_id=uuid4(),
+        currency="EUR",
+        lines=[OrderLine("SKU-1", 2, 1250), OrderLine("SKU-2", 3, 100)],
+        at=AT,
+    )
     [placed] = order.collect_events()
 
     row = order_summary.apply(None, placed)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install Streamkeep with its test tools, bring up local Kafka, a schema registry and PostgreSQL, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test]"
+
+# The PostgreSQL server binaries come from Debian; install them when missing and we may.
+if [ -z "${DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+fi
+
+if [ -n "${CI:-}" ]; then
+  # A CI run leaves nothing of ours running behind it.
+  trap '.venv/bin/streamkeep infra down >&2 || true' EXIT
+fi
+eval "$(.venv/bin/streamkeep infra up)"
+.venv/bin/python -m pytest "$@"
