@@ -1,0 +1,1 @@
+"""Local, Docker-free infrastructure for streamkeep: Kafka (KRaft), Apicurio Registry and PostgreSQL."""
