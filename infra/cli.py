@@ -26,7 +26,7 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="Show traceback
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("aiokafka", "faust", "mode"):
+    for noisy in ("aiokafka", "faust", "mode", "httpx", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

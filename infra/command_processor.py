@@ -20,6 +20,7 @@ from infra.topics import commands_topic, events_topic, outcomes_topic
 log = logging.getLogger(__name__)
 GROUP_ID = "streamkeep-commands"
 BATCH_SIZE = 500
+SESSION_TIMEOUT_MS = 10_000
 
 
 @dataclass
@@ -56,6 +57,9 @@ class CommandProcessor:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
+                # A killed processor's partitions move to a live one after this long, not librdkafka's 45 s.
+                "session.timeout.ms": SESSION_TIMEOUT_MS,
+                "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
             }
         )
         # A new transactional id per process: after a rebalance, the consumer group generation

@@ -51,6 +51,9 @@ def create_projection_app(bootstrap_servers: str, codec: AvroCodec, read_models:
         key_serializer="raw",
         value_serializer="raw",
         producer_acks=-1,
+        # A killed worker's partitions move to a live one after 10 s rather than Faust's default 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.5,
     )
     topics = app.topic(*[events_topic(c) for c in CONTEXTS], key_type=bytes, value_type=bytes)
 

@@ -66,7 +66,9 @@ def _as_owner() -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        raise InfraError("streamkeep infra up: running as root needs a `postgres` OS user; apt-get install postgresql") from None
+        raise InfraError(
+            "streamkeep infra up: running as root needs a `postgres` OS user; apt-get install postgresql"
+        ) from None
     return ["runuser", "-u", "postgres", "--"]
 
 
@@ -85,9 +87,20 @@ def ensure_cluster(s: Settings, bins: Path) -> None:
         p.say(f"creating PostgreSQL cluster in {data_dir(s)}")
         shutil.rmtree(data_dir(s), ignore_errors=True)  # a half-done initdb leaves junk behind
         p.run(
-            [*_as_owner(), str(bins / "initdb"), "-D", str(data_dir(s)), "-U", "postgres",
-             # Trust is fine for a dev cluster that only listens on 127.0.0.1 and a private socket dir.
-             "--auth-local=trust", "--auth-host=trust", "-E", "UTF8", "--locale=C"],
+            [
+                *_as_owner(),
+                str(bins / "initdb"),
+                "-D",
+                str(data_dir(s)),
+                "-U",
+                "postgres",
+                # Trust is fine for a dev cluster that only listens on 127.0.0.1 and a private socket dir.
+                "--auth-local=trust",
+                "--auth-host=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
             "PostgreSQL initdb",
             timeout=120,
         )
@@ -181,7 +194,18 @@ def stop(s: Settings) -> None:
         try:
             # Fast shutdown: roll back open transactions, checkpoint, exit cleanly.
             subprocess.run(
-                [*_as_owner(), str(bindir() / "pg_ctl"), "stop", "-D", str(data_dir(s)), "-m", "fast", "-w", "-t", "20"],
+                [
+                    *_as_owner(),
+                    str(bindir() / "pg_ctl"),
+                    "stop",
+                    "-D",
+                    str(data_dir(s)),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "20",
+                ],
                 capture_output=True,
                 timeout=30,
             )

@@ -34,7 +34,7 @@ class Settings:
         return self.cache_dir / "run"
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ
         cache = Path(env.get("STREAMKEEP_CACHE_DIR") or Path.home() / ".cache" / "streamkeep")
         cache = cache.expanduser().resolve()

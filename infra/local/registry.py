@@ -95,7 +95,9 @@ def ensure_journal_topics(s: Settings) -> None:
             for f in futures.values():
                 f.result(timeout=30)
     except Exception as exc:
-        raise InfraError(f"streamkeep infra up: could not prepare the registry's journal topics on Kafka: {exc}") from None
+        raise InfraError(
+            f"streamkeep infra up: could not prepare the registry's journal topics on Kafka: {exc}"
+        ) from None
 
 
 def start(s: Settings) -> int | None:

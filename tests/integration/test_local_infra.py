@@ -63,7 +63,9 @@ def test_up_prints_only_valid_export_lines(shared_up: str) -> None:
     # The real consumer of this output is a shell's eval.
     shell = subprocess.run(
         ["bash", "-c", 'eval "$1" && echo "$KAFKA_BOOTSTRAP_SERVERS|$DATABASE_URL"', "_", shared_up],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert shell.stdout.strip() == f"{env['KAFKA_BOOTSTRAP_SERVERS']}|{env['DATABASE_URL']}"
 
