@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 GROUP_ID = "streamkeep-commands"
 BATCH_SIZE = 500
 SESSION_TIMEOUT_MS = 10_000
+TRANSACTION_TIMEOUT_MS = 10_000
+COMMIT_ATTEMPTS = 5
 
 
 @dataclass
@@ -71,6 +73,9 @@ class CommandProcessor:
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 2,
+                # A killed processor leaves its transaction open, which holds back every read_committed
+                # reader of that partition (our loader included) until the coordinator aborts it.
+                "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
             }
         )
 
@@ -142,13 +147,23 @@ class CommandProcessor:
             self._producer.send_offsets_to_transaction(
                 self._consumer.position(self._consumer.assignment()), self._consumer.consumer_group_metadata()
             )
-            self._producer.commit_transaction()
+            self._commit()
         except KafkaException as error:
             if error.args[0].fatal():
-                raise
+                raise  # e.g. fenced by a newer generation: this process must stop writing
             log.warning("transaction aborted, rewinding: %s", error)
             self._producer.abort_transaction()
             self._rewind()
+
+    def _commit(self) -> None:
+        # A retriable commit error leaves the outcome unknown: only retrying the commit is safe.
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                self._producer.commit_transaction(30)
+                return
+            except KafkaException as error:
+                if not error.args[0].retriable() or attempt == COMMIT_ATTEMPTS:
+                    raise
 
     def _decide(self, message: Message) -> Decision | None:
         state = self._states[message.partition()]

@@ -12,6 +12,8 @@ from psycopg_pool import AsyncConnectionPool
 from projections import order_summary
 from projections.ports import ReadModelUnavailable
 
+SCHEMA_LOCK = 0x5EC0_0001  # advisory lock id: one process at a time creates the read-model tables
+
 CREATE_CHECKPOINTS = """
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
     projection  text    NOT NULL,
@@ -46,7 +48,9 @@ class PostgresReadModels:
 
     async def open(self) -> None:
         await self._pool.open(wait=True, timeout=30)
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
+            # The API and the workers start together; concurrent CREATE ... IF NOT EXISTS can still collide.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             await conn.execute(CREATE_CHECKPOINTS)
             await conn.execute(order_summary.CREATE_TABLE)
 

@@ -280,3 +280,20 @@ def _rewind_projection_group(env: dict[str, str]) -> None:
         return True
 
     wait_for(rewind, 90, "the projection group to be empty so its offsets can be rewound", interval_s=1)
+
+
+def test_streamkeep_run_serves_and_processes_in_one_process(platform: dict, tmp_path: Path) -> None:
+    port = free_port()
+    run = StreamkeepProcess(["run", "--port", str(port)], platform["env"], tmp_path / "run.log").start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base_url)
+        # It joins the command and projection groups beside the module's worker; commands wait out the rebalance.
+        placed = wait_for(
+            lambda: (r := _post(base_url, ORDER)).status_code == 201 and r.json(),
+            90,
+            "`streamkeep run` to take commands",
+        )
+        assert _read_model(base_url, placed["order_id"])["status"] == "placed"
+    finally:
+        run.stop()
