@@ -7,11 +7,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import RuleBroken
-from domain.values import OrderLine
+from domain.values import SUPPORTED_CURRENCIES, OrderLine
 
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
-SUPPORTED_CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "SEK", "DKK", "NOK", "PLN", "JPY"})
 
 
 class Order(Aggregate):
@@ -49,6 +48,39 @@ class Order(Aggregate):
             currency=currency,
             lines=[line.as_dict() for line in lines],
         )
+
+    class Confirmed(Aggregate.Event):
+        def apply(self, aggregate: "Order") -> None:
+            aggregate.status = "confirmed"
+
+    class Cancelled(Aggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: "Order") -> None:
+            aggregate.status = "cancelled"
+
+    class Rejected(Aggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: "Order") -> None:
+            aggregate.status = "rejected"
+
+    def confirm(self, at: datetime) -> None:
+        self._require_placed("order-confirmable", "confirmed")
+        self.trigger_event(self.Confirmed, timestamp=at)
+
+    def cancel(self, reason: str, at: datetime) -> None:
+        self._require_placed("order-cancellable", "cancelled")
+        self.trigger_event(self.Cancelled, timestamp=at, reason=reason)
+
+    def reject(self, reason: str, at: datetime) -> None:
+        self._require_placed("order-rejectable", "rejected")
+        self.trigger_event(self.Rejected, timestamp=at, reason=reason)
+
+    def _require_placed(self, rule: str, becoming: str) -> None:
+        # Every way out of "placed" is final: an order moves on once, never back.
+        if self.status != "placed":
+            raise RuleBroken(rule, f"an order that is {self.status} cannot be {becoming}", "status")
 
     @property
     def total_cents(self) -> int:

@@ -2,6 +2,9 @@
 
 from dataclasses import dataclass
 
+# Orders are priced and payments taken in these currencies only.
+SUPPORTED_CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "SEK", "DKK", "NOK", "PLN", "JPY"})
+
 
 @dataclass(frozen=True)
 class OrderLine:
