@@ -1,12 +1,16 @@
 """Command handlers: load the aggregate, let it decide, hand back the new events."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from commands.messages import Command, Envelope, PlaceOrder
+from commands.outcomes import ACCEPTED, CONFLICT, REJECTED, Outcome
 from commands.ports import Orders
 from domain.errors import RuleBroken
 from domain.orders import Order
+
+EXPECTED_VERSION = "expected-version"
 
 
 class VersionConflict(Exception):
@@ -48,4 +52,21 @@ def handle(command: Command, envelope: Envelope, orders: Orders) -> Sequence[Any
     return aggregate.collect_events()
 
 
-__all__ = ["HANDLERS", "RuleBroken", "VersionConflict", "handle", "place_order"]
+__all__ = ["HANDLERS", "RuleBroken", "VersionConflict", "decide", "handle", "place_order"]
+
+
+def decide(command: Command, envelope: Envelope, aggregates: Orders) -> tuple[list[Any], Outcome]:
+    """Run the command and say what became of it: the new events and an accepted outcome, or a refusal."""
+    current = aggregates.get(command.aggregate_id)
+    try:
+        events = list(handle(command, envelope, aggregates))
+    except RuleBroken as rule:
+        version = current.version if current else 0
+        refusal = Outcome(envelope.command_id, REJECTED, command.aggregate_id, version)
+        return [], replace(refusal, rule=rule.rule, message=rule.message, field=rule.field)
+    except VersionConflict as conflict:
+        version = conflict.current_version
+        return [], Outcome(
+            envelope.command_id, CONFLICT, command.aggregate_id, version, rule=EXPECTED_VERSION, message=str(conflict)
+        )
+    return events, Outcome(envelope.command_id, ACCEPTED, command.aggregate_id, events[-1].originator_version)

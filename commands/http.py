@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from commands import idempotency
 from commands.messages import Envelope, PlaceOrder
 from commands.outcomes import CONFLICT, Outcome
 from commands.ports import CommandBus
@@ -56,12 +57,24 @@ def _bus(request: Request) -> CommandBus:
     return bus
 
 
-def _envelope(if_match: str | None) -> Envelope:
+def _envelope(route: str, body: BaseModel, if_match: str | None, idempotency_key: str | None) -> Envelope:
+    if idempotency_key is None:
+        return Envelope(uuid4(), datetime.now(timezone.utc), uuid4(), expected_version=_expected_version(if_match))
+    if problem := idempotency.key_problem(idempotency_key):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail={"title": "Bad Idempotency-Key", "detail": problem, "field": "Idempotency-Key"},
+        )
+    scoped = idempotency.scoped_key(route, idempotency_key)
+    request_hash = idempotency.request_hash(route, {"body": body.model_dump(mode="json"), "if_match": if_match})
+    command_id = idempotency.command_id_for(scoped, request_hash)
     return Envelope(
-        command_id=uuid4(),
+        command_id=command_id,
         issued_at=datetime.now(timezone.utc),
-        correlation_id=uuid4(),
+        correlation_id=command_id,
         expected_version=_expected_version(if_match),
+        idempotency_key=scoped,
+        request_hash=request_hash,
     )
 
 
@@ -104,15 +117,22 @@ async def place_order(
     request: Request,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[str | None, Header()] = None,
 ) -> CommandAccepted:
-    """Place an order; answers once the orders context has accepted or refused it."""
+    """Place an order; answers once the orders context has accepted or refused it.
+
+    With an `Idempotency-Key`, every retry within 24 h gets the first answer (and the same order id).
+    """
+    route = "POST /v1/orders"
+    envelope = _envelope(route, body, if_match, idempotency_key)
+    default_id = idempotency.aggregate_id_for(envelope.idempotency_key) if envelope.idempotency_key else uuid4()
     command = PlaceOrder(
-        order_id=body.order_id or uuid4(),
+        order_id=body.order_id or default_id,
         customer_id=body.customer_id,
         currency=body.currency,
         lines=[OrderLine(line.sku, line.quantity, line.unit_price_cents) for line in body.lines],
     )
-    outcome = await _bus(request).dispatch(command, _envelope(if_match))
+    outcome = await _bus(request).dispatch(command, envelope)
     if not outcome.accepted:
         raise _refusal(outcome)
     response.headers["Location"] = f"/v1/orders/{command.order_id}"

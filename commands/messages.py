@@ -17,6 +17,8 @@ class Envelope:
     causation_id: UUID | None = None
     reply_to: str | None = None
     expected_version: int | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None  # what the key was first used for, to refuse a reuse for another request
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from commands.http import router as command_router
 from infra import problems
+from infra.body_limit import BodyLimit
 from infra.settings import Settings
 from projections.queries import router as query_router
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ()) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(BodyLimit)
     app.include_router(command_router)
     app.include_router(query_router)
 

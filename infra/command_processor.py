@@ -3,18 +3,20 @@
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from commands.handlers import VersionConflict, handle
-from commands.outcomes import ACCEPTED, CONFLICT, REJECTED, Outcome
-from domain.errors import RuleBroken
-from domain.orders import Order
+from commands import idempotency
+from commands.handlers import decide
+from commands.messages import Command, Envelope
+from commands.outcomes import Outcome
 from infra.avro_codec import AvroCodec, UndecodableMessage
-from infra.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command, record_to_event
+from infra.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command
+from infra.partition_loader import PartitionState, load_partitions
 from infra.topics import commands_topic, events_topic, outcomes_topic
 
 log = logging.getLogger(__name__)
@@ -23,24 +25,18 @@ BATCH_SIZE = 500
 SESSION_TIMEOUT_MS = 10_000
 TRANSACTION_TIMEOUT_MS = 10_000
 COMMIT_ATTEMPTS = 5
-
-
-@dataclass
-class PartitionState:
-    """The aggregates of one partition, as its events topic partition says they are."""
-
-    orders: dict[UUID, Order] = field(default_factory=dict)
-
-    def get(self, order_id: UUID) -> Order | None:
-        return self.orders.get(order_id)
+PRUNE_EVERY = timedelta(minutes=1)
 
 
 @dataclass
 class Decision:
+    """What one command came to; a replay re-sends an answer already given instead of deciding again."""
+
     outcome: Outcome
     events: list[Any]
-    envelope: Any
+    envelope: Envelope
     partition: int
+    replay: bool = False
 
 
 class CommandProcessor:
@@ -51,6 +47,7 @@ class CommandProcessor:
         self._codec = codec
         self._context = context
         self._states: dict[int, PartitionState] = {}
+        self._last_pruned = datetime.now(timezone.utc)
         self.ready = threading.Event()  # set once partitions are assigned and loaded
         self._consumer = Consumer(
             {
@@ -105,41 +102,10 @@ class CommandProcessor:
             self._states.pop(tp.partition, None)
 
     def _load_partitions(self, partitions: list[int]) -> dict[int, PartitionState]:
-        """Rebuild the partitions' aggregates from their committed events (snapshots come later)."""
-        states = {partition: PartitionState() for partition in partitions}
-        if not partitions:
-            return states
-        reader = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": f"{GROUP_ID}-loader",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-            }
-        )
-        try:
-            topic = events_topic(self._context)
-            reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-            remaining = set(partitions)
-            while remaining:
-                message = reader.poll(5.0)
-                if message is None:
-                    continue
-                if message.error():
-                    if message.error().code() == KafkaError._PARTITION_EOF:
-                        remaining.discard(message.partition())
-                        continue
-                    raise KafkaException(message.error())
-                event = record_to_event(*self._codec.decode(message.value()))
-                orders = states[message.partition()].orders
-                orders[event.originator_id] = event.mutate(orders.get(event.originator_id))
-        finally:
-            reader.close()
-        log.info("partitions %s loaded: %s orders", partitions, sum(len(s.orders) for s in states.values()))
-        return states
+        return load_partitions(self._bootstrap, self._codec, self._context, partitions)
 
     def _process(self, messages: list[Message]) -> None:
+        self._forget_expired_answers()
         self._producer.begin_transaction()
         try:
             decisions = [d for d in map(self._decide, messages) if d is not None]
@@ -173,36 +139,21 @@ class CommandProcessor:
             # Nobody can be waiting for an answer to bytes we cannot read: log it and pass over it.
             log.error("skipping undecodable command at %s/%s: %s", message.partition(), message.offset(), error)
             return None
-        try:
-            events = list(handle(command, envelope, state))
-        except RuleBroken as rule:
-            current = state.get(command.aggregate_id)
-            outcome = Outcome(
-                envelope.command_id,
-                REJECTED,
-                command.aggregate_id,
-                current.version if current else 0,
-                rule=rule.rule,
-                message=rule.message,
-                field=rule.field,
-            )
-            return Decision(outcome, [], envelope, message.partition())
-        except VersionConflict as conflict:
-            outcome = Outcome(
-                envelope.command_id,
-                CONFLICT,
-                command.aggregate_id,
-                conflict.current_version,
-                rule="expected-version",
-                message=str(conflict),
-            )
-            return Decision(outcome, [], envelope, message.partition())
-        aggregate = state.get(command.aggregate_id)
-        for event in events:
-            aggregate = event.mutate(aggregate)
-        state.orders[command.aggregate_id] = aggregate
-        outcome = Outcome(envelope.command_id, ACCEPTED, command.aggregate_id, events[-1].originator_version)
-        return Decision(outcome, events, envelope, message.partition())
+        if (answer := state.ledger.answer_for(envelope)) is not None:
+            return Decision(answer, [], envelope, message.partition(), replay=True)
+        decision = self._decide_anew(state, command, envelope, message.partition())
+        # Remembered before the batch commits, so a retry later in the same batch gets this answer too.
+        state.ledger.remember(envelope, decision.outcome, datetime.now(timezone.utc))
+        return decision
+
+    def _decide_anew(self, state: PartitionState, command: Command, envelope: Envelope, partition: int) -> Decision:
+        events, outcome = decide(command, envelope, state)
+        if events:
+            aggregate = state.get(command.aggregate_id)
+            for event in events:
+                aggregate = event.mutate(aggregate)
+            state.orders[command.aggregate_id] = aggregate
+        return Decision(outcome, events, envelope, partition)
 
     def _append(self, decisions: list[Decision]) -> None:
         """Produce the events, learn their offsets, then produce outcomes carrying a consistency token."""
@@ -229,17 +180,30 @@ class CommandProcessor:
                 )
         if self._producer.flush(30) != 0:
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "events not delivered in time"))
-        for decision in decisions:
-            outcome = decision.outcome
-            if outcome.command_id in last_offsets:
-                token = f"{topic}:{decision.partition}:{last_offsets[outcome.command_id]}"
-                outcome = Outcome(**{**outcome_to_record(outcome), "consistency_token": token})
+        now = datetime.now(timezone.utc)
+        for decision in sorted(decisions, key=lambda d: d.replay):  # first answers before the replays of them
+            state = self._states[decision.partition]
+            if decision.replay:
+                outcome, first_answer_to = state.ledger.answer_for(decision.envelope) or decision.outcome, None
+            else:
+                outcome, first_answer_to = decision.outcome, decision.envelope
+                if outcome.command_id in last_offsets:
+                    token = f"{topic}:{decision.partition}:{last_offsets[outcome.command_id]}"
+                    outcome = replace(outcome, consistency_token=token)
+                state.ledger.remember(decision.envelope, outcome, now)
             self._producer.produce(
                 decision.envelope.reply_to or outcomes_topic(self._context),
                 key=str(outcome.aggregate_id).encode(),
-                value=self._codec.encode(OUTCOME, outcome_to_record(outcome)),
+                value=self._codec.encode(OUTCOME, outcome_to_record(outcome, first_answer_to)),
                 partition=decision.partition,
             )
+
+    def _forget_expired_answers(self) -> None:
+        now = datetime.now(timezone.utc)
+        if now - self._last_pruned > PRUNE_EVERY:
+            for state in self._states.values():
+                state.ledger.forget_before(now - idempotency.WINDOW)
+            self._last_pruned = now
 
     def _rewind(self) -> None:
         """After an abort: forget uncommitted state and go back to the last committed command."""

@@ -4,7 +4,8 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -12,10 +13,11 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from commands.handlers import VersionConflict, handle
+from commands import idempotency
+from commands.handlers import EXPECTED_VERSION, decide
+from commands.idempotency import IdempotencyLedger, Remembered
 from commands.messages import Command, Envelope
-from commands.outcomes import ACCEPTED, CONFLICT, REJECTED, Outcome
-from domain.errors import RuleBroken
+from commands.outcomes import CONFLICT, Outcome
 from domain.orders import Order
 from projections import order_summary
 
@@ -89,6 +91,34 @@ class EmbeddedReadModels:
         return self.row(order_summary.NAME, order_id)
 
 
+class EmbeddedIdempotencyLedger(IdempotencyLedger):
+    """The idempotency ledger, written through to SQLite so answers survive a restart for 24 h."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__()
+        self._db = sqlite3.connect(data_dir / "idempotency.sqlite", check_same_thread=False, isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS answers"
+            " (key TEXT PRIMARY KEY, request_hash TEXT, outcome TEXT, recorded_at TEXT)"
+        )
+        since = (datetime.now(timezone.utc) - idempotency.WINDOW).isoformat()
+        self._db.execute("DELETE FROM answers WHERE recorded_at < ?", (since,))
+        for key, request_hash, outcome, recorded_at in self._db.execute("SELECT * FROM answers"):
+            fields = json.loads(outcome)
+            ids = {"command_id": UUID(fields["command_id"]), "aggregate_id": UUID(fields["aggregate_id"])}
+            answer = Outcome(**{**fields, **ids})
+            self.remember_entry(key, Remembered(answer, request_hash, datetime.fromisoformat(recorded_at)))
+
+    def remember(self, envelope: Envelope, outcome: Outcome, at: datetime) -> None:
+        super().remember(envelope, outcome, at)
+        if envelope.idempotency_key is not None:
+            answer = json.dumps(asdict(outcome), default=str)
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                (envelope.idempotency_key, envelope.request_hash, answer, at.isoformat()),
+            )
+
+
 class EmbeddedBackend:
     """Command bus and projector in one: each accepted command is projected before its answer returns."""
 
@@ -96,6 +126,7 @@ class EmbeddedBackend:
         self.app = open_event_store(data_dir)
         self.read_models = EmbeddedReadModels(data_dir)
         self._orders = _Orders(self.app)
+        self._ledger = EmbeddedIdempotencyLedger(data_dir)
         self._lock = asyncio.Lock()
         self.catch_up()
 
@@ -106,32 +137,17 @@ class EmbeddedBackend:
             return outcome
 
     def _decide_and_save(self, command: Command, envelope: Envelope) -> Outcome:
-        current = self._orders.get(command.aggregate_id)
-        version = current.version if current else 0
-        try:
-            events = handle(command, envelope, self._orders)
-            recordings = self.app.save(*events)
-        except RuleBroken as rule:
-            return Outcome(
-                envelope.command_id,
-                REJECTED,
-                command.aggregate_id,
-                version,
-                rule=rule.rule,
-                message=rule.message,
-                field=rule.field,
-            )
-        except (VersionConflict, IntegrityError) as conflict:
-            return Outcome(
-                envelope.command_id,
-                CONFLICT,
-                command.aggregate_id,
-                version,
-                rule="expected-version",
-                message=str(conflict),
-            )
-        token = f"embedded:{recordings[-1].notification.id}"
-        return Outcome(envelope.command_id, ACCEPTED, command.aggregate_id, events[-1].originator_version, token)
+        if (answer := self._ledger.answer_for(envelope)) is not None:
+            return answer
+        events, outcome = decide(command, envelope, self._orders)
+        if events:
+            try:
+                recordings = self.app.save(*events)
+            except IntegrityError as conflict:  # SQLite's unique (id, version) is the last word on versions
+                return replace(outcome, status=CONFLICT, rule=EXPECTED_VERSION, message=str(conflict))
+            outcome = replace(outcome, consistency_token=f"embedded:{recordings[-1].notification.id}")
+        self._ledger.remember(envelope, outcome, datetime.now(timezone.utc))
+        return outcome
 
     def catch_up(self) -> int:
         """Apply every stored event past the read model's position; returns how many were applied."""

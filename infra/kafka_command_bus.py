@@ -25,7 +25,8 @@ class KafkaCommandBus:
         self._codec = codec
         self._timeout_s = timeout_s
         self._context = context
-        self._waiting: dict[UUID, asyncio.Future[Outcome]] = {}
+        # Identical retries of a keyed command share its id: every one of them waits for the same answer.
+        self._waiting: dict[UUID, list[asyncio.Future[Outcome]]] = {}
         self._stop = threading.Event()
         self._producer = Producer(
             {
@@ -64,7 +65,7 @@ class KafkaCommandBus:
 
     async def dispatch(self, command: Command, envelope: Envelope) -> Outcome:
         waiter: asyncio.Future[Outcome] = self._loop.create_future()
-        self._waiting[envelope.command_id] = waiter
+        self._waiting.setdefault(envelope.command_id, []).append(waiter)
         try:
             name, record = command_to_record(command, envelope)
             try:
@@ -83,7 +84,11 @@ class KafkaCommandBus:
                     f"the {command.context} context did not answer within {self._timeout_s:g} s"
                 ) from error
         finally:
-            self._waiting.pop(envelope.command_id, None)
+            waiters = self._waiting.get(envelope.command_id, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._waiting.pop(envelope.command_id, None)
 
     def _delivered(self, waiter: asyncio.Future[Outcome]):
         def on_delivery(error: KafkaError | None, message: Message) -> None:
@@ -113,12 +118,11 @@ class KafkaCommandBus:
                 if message.error():
                     continue
                 try:
-                    outcome = record_to_outcome(self._codec.decode(message.value())[1])
+                    outcome = record_to_outcome(self._codec.decode(message.value())[1])[0]
                 except (UndecodableMessage, TypeError) as error:
                     log.warning("unreadable outcome at offset %s: %s", message.offset(), error)
                     continue
-                waiter = self._waiting.get(outcome.command_id)
-                if waiter is not None:
+                for waiter in list(self._waiting.get(outcome.command_id, ())):
                     self._loop.call_soon_threadsafe(_resolve, waiter, outcome)
 
 

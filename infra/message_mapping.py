@@ -61,6 +61,8 @@ def command_to_record(command: Command, envelope: Envelope) -> tuple[str, dict[s
         "causation_id": envelope.causation_id,
         "reply_to": envelope.reply_to,
         "expected_version": envelope.expected_version,
+        "idempotency_key": envelope.idempotency_key,
+        "request_hash": envelope.request_hash,
         "order_id": command.order_id,
         "customer_id": command.customer_id,
         "currency": command.currency,
@@ -79,6 +81,8 @@ def record_to_command(name: str, record: dict[str, Any]) -> tuple[Command, Envel
         causation_id=record["causation_id"],
         reply_to=record["reply_to"],
         expected_version=record["expected_version"],
+        idempotency_key=record["idempotency_key"],
+        request_hash=record["request_hash"],
     )
     command = PlaceOrder(
         order_id=record["order_id"],
@@ -89,12 +93,21 @@ def record_to_command(name: str, record: dict[str, Any]) -> tuple[Command, Envel
     return command, envelope
 
 
-def outcome_to_record(outcome: Outcome) -> dict[str, Any]:
-    return dataclasses.asdict(outcome)
+def outcome_to_record(outcome: Outcome, first_answer_to: Envelope | None = None) -> dict[str, Any]:
+    """The outcome's record; `first_answer_to` marks the first answer to a keyed command, owed to its retries."""
+    keyed = first_answer_to is not None and first_answer_to.idempotency_key is not None
+    return {
+        **dataclasses.asdict(outcome),
+        "idempotency_key": first_answer_to.idempotency_key if keyed else None,
+        "request_hash": first_answer_to.request_hash if keyed else None,
+    }
 
 
-def record_to_outcome(record: dict[str, Any]) -> Outcome:
-    return Outcome(**record)
+def record_to_outcome(record: dict[str, Any]) -> tuple[Outcome, str | None, str | None]:
+    """The outcome, and the idempotency key and request hash it is remembered under (None, None: not remembered)."""
+    fields = dict(record)
+    key, request_hash = fields.pop("idempotency_key", None), fields.pop("request_hash", None)
+    return Outcome(**fields), key, request_hash
 
 
 def as_uuid(value: str | UUID) -> UUID:

@@ -132,3 +132,19 @@ def _streamkeep(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         cwd=Path(__file__).resolve().parents[2],
     )
+
+
+def test_a_two_megabyte_body_is_refused_with_413_and_stores_nothing(
+    streamkeep_run: tuple[StreamkeepProcess, str], workdir: Path
+) -> None:
+    _, base_url = streamkeep_run
+    huge = json.dumps({**ORDER, "lines": [ORDER["lines"][0]] * 40_000}).encode()
+    assert len(huge) > 2_000_000
+
+    response = httpx.post(
+        f"{base_url}/v1/orders", content=huge, headers={"content-type": "application/json"}, timeout=30
+    )
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert _streamkeep(workdir, "replay").stdout == ""

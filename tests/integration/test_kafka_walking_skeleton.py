@@ -4,7 +4,6 @@ import io
 import struct
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,23 +28,9 @@ ORDER = {
 }
 
 
-@pytest.fixture(scope="module")
-def platform(infra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """`streamkeep serve` and `streamkeep worker` as two processes, as in production."""
-    logs = tmp_path_factory.mktemp("logs")
-    port = free_port()
-    env = {**infra_env, "STREAMKEEP_BACKEND": "kafka"}
-    worker = StreamkeepProcess(["worker"], env, logs / "worker.log").start()
-    api = StreamkeepProcess(["serve", "--port", str(port)], env, logs / "api.log").start()
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base_url)
-        # The worker is ready once an order goes all the way round; the first may wait for partition loading.
-        wait_for(lambda: _post(base_url, ORDER).status_code == 201, 120, "the worker to take commands")
-        yield {"base_url": base_url, "env": env, "worker": worker, "api": api}
-    finally:
-        api.stop()
-        worker.stop()
+@pytest.fixture
+def platform(kafka_platform: dict) -> dict:
+    return kafka_platform
 
 
 def _post(base_url: str, body: object) -> httpx.Response:

@@ -46,7 +46,16 @@ def test_order_placed_survives_avro() -> None:
 
 def test_place_order_survives_avro() -> None:
     command = PlaceOrder(uuid4(), uuid4(), "EUR", [OrderLine("SKU-1", 2, 1250)])
-    envelope = Envelope(uuid4(), AT, uuid4(), causation_id=uuid4(), reply_to="orders.outcomes", expected_version=0)
+    envelope = Envelope(
+        uuid4(),
+        AT,
+        uuid4(),
+        causation_id=uuid4(),
+        reply_to="orders.outcomes",
+        expected_version=0,
+        idempotency_key="k-1",
+        request_hash="f00d",
+    )
 
     name, record = message_mapping.command_to_record(command, envelope)
 
@@ -56,6 +65,8 @@ def test_place_order_survives_avro() -> None:
 def test_an_outcome_survives_avro() -> None:
     outcome = Outcome(uuid4(), ACCEPTED, uuid4(), 3, "orders.events:1:42")
 
-    record = round_trip(message_mapping.OUTCOME, message_mapping.outcome_to_record(outcome))
+    envelope = Envelope(outcome.command_id, AT, uuid4(), idempotency_key="POST /v1/orders k-1", request_hash="abc")
 
-    assert message_mapping.record_to_outcome(record) == outcome
+    record = round_trip(message_mapping.OUTCOME, message_mapping.outcome_to_record(outcome, envelope))
+
+    assert message_mapping.record_to_outcome(record) == (outcome, "POST /v1/orders k-1", "abc")

@@ -1,0 +1,95 @@
+"""Rebuilds a command processor's partition state from Kafka: aggregates from events, answers from outcomes."""
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from uuid import UUID
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from commands import idempotency
+from commands.idempotency import IdempotencyLedger, Remembered
+from domain.orders import Order
+from infra.avro_codec import AvroCodec
+from infra.message_mapping import record_to_event, record_to_outcome
+from infra.topics import events_topic, outcomes_topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PartitionState:
+    """What one partition's single writer knows: its aggregates and the answers it owes to retries."""
+
+    orders: dict[UUID, Order] = field(default_factory=dict)
+    ledger: IdempotencyLedger = field(default_factory=IdempotencyLedger)
+
+    def get(self, order_id: UUID) -> Order | None:
+        return self.orders.get(order_id)
+
+
+def load_partitions(bootstrap: str, codec: AvroCodec, context: str, partitions: list[int]) -> dict[int, PartitionState]:
+    """Read the partitions' committed events from the start and the last 24 h of outcomes."""
+    states = {partition: PartitionState() for partition in partitions}
+    if not partitions:
+        return states
+
+    def apply_event(message: Message) -> None:
+        event = record_to_event(*codec.decode(message.value()))
+        orders = states[message.partition()].orders
+        orders[event.originator_id] = event.mutate(orders.get(event.originator_id))
+
+    def remember_outcome(message: Message) -> None:
+        outcome, key, request_hash = record_to_outcome(codec.decode(message.value())[1])
+        if key is not None and request_hash is not None:
+            at = datetime.fromtimestamp(message.timestamp()[1] / 1000, timezone.utc)
+            states[message.partition()].ledger.remember_entry(key, Remembered(outcome, request_hash, at))
+
+    since = datetime.now(timezone.utc) - idempotency.WINDOW
+    _read_to_end(bootstrap, events_topic(context), partitions, None, apply_event)
+    _read_to_end(bootstrap, outcomes_topic(context), partitions, since, remember_outcome)
+    log.info(
+        "partitions %s loaded: %s orders, %s remembered answers",
+        partitions,
+        sum(len(s.orders) for s in states.values()),
+        sum(len(s.ledger) for s in states.values()),
+    )
+    return states
+
+
+def _read_to_end(
+    bootstrap: str, topic: str, partitions: list[int], since: datetime | None, handle: Callable[[Message], None]
+) -> None:
+    reader = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"streamkeep-loader-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
+        if since is not None:
+            # Kafka finds the first offset at or after the time; a negative answer: nothing that recent.
+            wanted = [TopicPartition(topic, p, int(since.timestamp() * 1000)) for p in partitions]
+            starts = [tp for tp in reader.offsets_for_times(wanted, timeout=30) if tp.offset >= 0]
+        if not starts:
+            return
+        reader.assign(starts)
+        remaining = {tp.partition for tp in starts}
+        while remaining:
+            message = reader.poll(5.0)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    remaining.discard(message.partition())
+                    continue
+                raise KafkaException(message.error())
+            handle(message)
+    finally:
+        reader.close()
