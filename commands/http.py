@@ -4,12 +4,12 @@ from datetime import datetime, timezone
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from commands import idempotency
-from commands.messages import Envelope, PlaceOrder
-from commands.outcomes import CONFLICT, Outcome
+from commands.messages import CancelOrder, Command, Envelope, PlaceOrder, RestockItem
+from commands.outcomes import CONFLICT, NOT_FOUND, Outcome
 from commands.ports import CommandBus
 from domain.values import OrderLine
 
@@ -95,6 +95,8 @@ def _expected_version(if_match: str | None) -> int | None:
 
 
 def _refusal(outcome: Outcome) -> HTTPException:
+    if outcome.status == NOT_FOUND:
+        return HTTPException(status.HTTP_404_NOT_FOUND, detail={"title": "Not found", "detail": outcome.message})
     if outcome.status == CONFLICT:
         return HTTPException(
             status.HTTP_409_CONFLICT,
@@ -132,10 +134,72 @@ async def place_order(
         currency=body.currency,
         lines=[OrderLine(line.sku, line.quantity, line.unit_price_cents) for line in body.lines],
     )
-    outcome = await _bus(request).dispatch(command, envelope)
-    if not outcome.accepted:
-        raise _refusal(outcome)
+    outcome = await _send(request, command, envelope)
     response.headers["Location"] = f"/v1/orders/{command.order_id}"
     return CommandAccepted(
         order_id=command.order_id, version=outcome.version, consistency_token=outcome.consistency_token
     )
+
+
+class CancelOrderIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "customer changed their mind"}]}
+    )
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class OrderChanged(BaseModel):
+    order_id: UUID
+    version: int
+    consistency_token: str
+
+
+class RestockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"quantity": 25}]})
+
+    quantity: int
+
+
+class StockChanged(BaseModel):
+    sku: str
+    version: int
+    consistency_token: str
+
+
+Sku = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", examples=["SKU-1"])]
+IfMatch = Annotated[str | None, Header(description="The version the aggregate must be at.")]
+IdempotencyKey = Annotated[str | None, Header(description="Retries with this key get the first answer for 24 h.")]
+
+
+async def _send(request: Request, command: Command, envelope: Envelope) -> Outcome:
+    outcome = await _bus(request).dispatch(command, envelope)
+    if not outcome.accepted:
+        raise _refusal(outcome)
+    return outcome
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderChanged)
+async def cancel_order(
+    order_id: UUID,
+    body: CancelOrderIn,
+    request: Request,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderChanged:
+    """Cancel an order that is not yet confirmed, shipped or already ended."""
+    route = f"POST /v1/orders/{order_id}/cancel"
+    envelope = _envelope(route, body, if_match, idempotency_key)
+    outcome = await _send(request, CancelOrder(order_id, body.reason), envelope)
+    return OrderChanged(order_id=order_id, version=outcome.version, consistency_token=outcome.consistency_token)
+
+
+@router.post("/inventory/{sku}/restock", response_model=StockChanged)
+async def restock_item(
+    sku: Sku, body: RestockIn, request: Request, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+) -> StockChanged:
+    """Stock of a SKU arrived; the first restock makes the SKU known to the inventory."""
+    route = f"POST /v1/inventory/{sku}/restock"
+    envelope = _envelope(route, body, if_match, idempotency_key)
+    outcome = await _send(request, RestockItem(sku, body.quantity), envelope)
+    return StockChanged(sku=sku, version=outcome.version, consistency_token=outcome.consistency_token)

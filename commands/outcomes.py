@@ -6,6 +6,7 @@ from uuid import UUID
 ACCEPTED = "accepted"
 REJECTED = "rejected"  # a business rule said no
 CONFLICT = "conflict"  # the expected version did not hold, or the aggregate already exists
+NOT_FOUND = "not_found"  # the command addresses an aggregate that does not exist
 
 
 @dataclass(frozen=True)

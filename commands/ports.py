@@ -1,11 +1,10 @@
 """Ports the command side depends on; the backends in infra/ implement them."""
 
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from commands.messages import Command, Envelope
 from commands.outcomes import Outcome
-from domain.orders import Order
 
 
 class CommandBus(Protocol):
@@ -22,7 +21,7 @@ class CommandBackendUnavailable(Exception):
         self.retry_after_s = retry_after_s
 
 
-class Orders(Protocol):
-    """The orders a command handler may load: None when no such order exists yet."""
+class Aggregates(Protocol):
+    """The aggregates a command handler may load: None when no such aggregate exists yet."""
 
-    def get(self, order_id: UUID) -> Order | None: ...
+    def get(self, aggregate_id: UUID) -> Any: ...

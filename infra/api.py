@@ -67,10 +67,10 @@ def _embedded_backend(app: FastAPI, settings: Settings) -> None:
 async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...]) -> AsyncIterator[Any]:
     from infra.bootstrap import connect_kafka_backend
     from infra.kafka_command_bus import KafkaCommandBus
-    from infra.worker import Worker
+    from infra.worker import COMMAND_CONTEXTS, Worker
 
     codec, read_models = await connect_kafka_backend(settings)
-    bus = KafkaCommandBus(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s)
+    bus = KafkaCommandBus(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s, COMMAND_CONTEXTS)
     bus.start(asyncio.get_running_loop())
     worker = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles) if roles else None
     if worker:

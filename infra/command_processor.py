@@ -147,12 +147,10 @@ class CommandProcessor:
         return decision
 
     def _decide_anew(self, state: PartitionState, command: Command, envelope: Envelope, partition: int) -> Decision:
-        events, outcome = decide(command, envelope, state)
+        aggregate, events, outcome = decide(command, envelope, state)
         if events:
-            aggregate = state.get(command.aggregate_id)
-            for event in events:
-                aggregate = event.mutate(aggregate)
-            state.orders[command.aggregate_id] = aggregate
+            # Ahead of the commit: an aborted batch reloads the partition from Kafka (see _rewind).
+            state.aggregates[command.aggregate_id] = aggregate
         return Decision(outcome, events, envelope, partition)
 
     def _append(self, decisions: list[Decision]) -> None:

@@ -18,7 +18,6 @@ from commands.handlers import EXPECTED_VERSION, decide
 from commands.idempotency import IdempotencyLedger, Remembered
 from commands.messages import Command, Envelope
 from commands.outcomes import CONFLICT, Outcome
-from domain.orders import Order
 from projections import order_summary
 
 PROJECTION_BATCH = 500
@@ -29,20 +28,19 @@ class OrderFulfilment(Application[UUID]):
 
     name = "streamkeep"
 
-    def get_order(self, order_id: UUID) -> Order | None:
+    def get_aggregate(self, aggregate_id: UUID) -> Any:
         try:
-            order: Order = self.repository.get(order_id)
+            return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
-        return order
 
 
-class _Orders:
+class _Aggregates:
     def __init__(self, app: OrderFulfilment) -> None:
         self._app = app
 
-    def get(self, order_id: UUID) -> Order | None:
-        return self._app.get_order(order_id)
+    def get(self, aggregate_id: UUID) -> Any:
+        return self._app.get_aggregate(aggregate_id)
 
 
 def open_event_store(data_dir: Path) -> OrderFulfilment:
@@ -125,7 +123,7 @@ class EmbeddedBackend:
     def __init__(self, data_dir: Path) -> None:
         self.app = open_event_store(data_dir)
         self.read_models = EmbeddedReadModels(data_dir)
-        self._orders = _Orders(self.app)
+        self._aggregates = _Aggregates(self.app)
         self._ledger = EmbeddedIdempotencyLedger(data_dir)
         self._lock = asyncio.Lock()
         self.catch_up()
@@ -139,7 +137,7 @@ class EmbeddedBackend:
     def _decide_and_save(self, command: Command, envelope: Envelope) -> Outcome:
         if (answer := self._ledger.answer_for(envelope)) is not None:
             return answer
-        events, outcome = decide(command, envelope, self._orders)
+        _, events, outcome = decide(command, envelope, self._aggregates)
         if events:
             try:
                 recordings = self.app.save(*events)

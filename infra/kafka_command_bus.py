@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 class KafkaCommandBus:
     """One producer for commands, one reader of outcomes that wakes the request waiting for each."""
 
-    def __init__(self, bootstrap_servers: str, codec: AvroCodec, timeout_s: float, context: str = "orders") -> None:
+    def __init__(self, bootstrap_servers: str, codec: AvroCodec, timeout_s: float, contexts: tuple[str, ...]) -> None:
         self._codec = codec
         self._timeout_s = timeout_s
-        self._context = context
+        self._contexts = contexts
         # Identical retries of a keyed command share its id: every one of them waits for the same answer.
         self._waiting: dict[UUID, list[asyncio.Future[Outcome]]] = {}
         self._stop = threading.Event()
@@ -100,12 +100,12 @@ class KafkaCommandBus:
 
     def _assign_outcomes_at_end(self) -> None:
         # Start exactly at today's end, resolved now: an outcome written after this can never be missed.
-        topic = outcomes_topic(self._context)
-        metadata = self._outcomes.list_topics(topic, timeout=10)
         partitions = []
-        for partition in metadata.topics[topic].partitions:
-            _, high = self._outcomes.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            partitions.append(TopicPartition(topic, partition, high))
+        for topic in map(outcomes_topic, self._contexts):
+            metadata = self._outcomes.list_topics(topic, timeout=10)
+            for partition in metadata.topics[topic].partitions:
+                _, high = self._outcomes.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                partitions.append(TopicPartition(topic, partition, high))
         self._outcomes.assign(partitions)
 
     def _serve_deliveries(self) -> None:

@@ -2,20 +2,49 @@
 
 import dataclasses
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from commands.messages import Command, Envelope, PlaceOrder
+from commands.messages import COMMAND_TYPES, Command, Envelope
 from commands.outcomes import Outcome
+from domain.inventory import StockItem
 from domain.orders import Order
+from domain.payments import Payment
+from domain.shipping import Shipment
 from domain.values import OrderLine
 
-# Avro full name -> domain event class; the Avro name is the event's name in the contract.
-EVENT_TYPES: dict[str, type] = {"orders.OrderPlaced": Order.Placed}
+# Avro full name (= subject = schemas/<name>.avsc) -> domain event class: the names the contract speaks.
+EVENT_TYPES: dict[str, type] = {
+    "orders.OrderPlaced": Order.Placed,
+    "orders.OrderConfirmed": Order.Confirmed,
+    "orders.OrderCancelled": Order.Cancelled,
+    "orders.OrderRejected": Order.Rejected,
+    "inventory.StockItemRegistered": StockItem.Registered,
+    "inventory.StockRestocked": StockItem.Restocked,
+    "inventory.StockReserved": StockItem.Reserved,
+    "inventory.StockReleased": StockItem.Released,
+    "inventory.StockCommitted": StockItem.Committed,
+    "payments.PaymentRequested": Payment.Requested,
+    "payments.PaymentAuthorised": Payment.Authorised,
+    "payments.PaymentDeclined": Payment.Declined,
+    "payments.PaymentCaptured": Payment.Captured,
+    "payments.PaymentVoided": Payment.Voided,
+    "payments.PaymentRefunded": Payment.Refunded,
+    "shipping.ShipmentScheduled": Shipment.Scheduled,
+    "shipping.ShipmentDispatched": Shipment.Dispatched,
+    "shipping.ShipmentCancelled": Shipment.Cancelled,
+}
 EVENT_NAMES: dict[type, str] = {cls: name for name, cls in EVENT_TYPES.items()}
 # Created events carry the aggregate class so eventsourcing can construct the aggregate.
-AGGREGATE_OF: dict[type, type] = {Order.Placed: Order}
+AGGREGATE_OF: dict[type, type] = {
+    Order.Placed: Order,
+    StockItem.Registered: StockItem,
+    Payment.Requested: Payment,
+    Shipment.Scheduled: Shipment,
+}
+COMMAND_NAMES: dict[type, str] = {cls: f"{cls.context}.{cls.__name__}" for cls in COMMAND_TYPES}
+COMMAND_CLASSES: dict[str, type] = {name: cls for cls, name in COMMAND_NAMES.items()}
+ENVELOPE_FIELDS = tuple(f.name for f in dataclasses.fields(Envelope))
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 OUTCOME = "streamkeep.CommandOutcome"
 
@@ -54,43 +83,23 @@ def record_to_event(name: str, record: dict[str, Any]) -> Any:
 
 
 def command_to_record(command: Command, envelope: Envelope) -> tuple[str, dict[str, Any]]:
-    record = {
-        "command_id": envelope.command_id,
-        "issued_at": envelope.issued_at,
-        "correlation_id": envelope.correlation_id,
-        "causation_id": envelope.causation_id,
-        "reply_to": envelope.reply_to,
-        "expected_version": envelope.expected_version,
-        "idempotency_key": envelope.idempotency_key,
-        "request_hash": envelope.request_hash,
-        "order_id": command.order_id,
-        "customer_id": command.customer_id,
-        "currency": command.currency,
-        "lines": [line.as_dict() for line in command.lines],
-    }
-    return "orders.PlaceOrder", record
+    record = {name: getattr(envelope, name) for name in ENVELOPE_FIELDS}
+    for field in dataclasses.fields(command):
+        value = getattr(command, field.name)
+        record[field.name] = [line.as_dict() for line in value] if field.name == "lines" else value
+    return COMMAND_NAMES[type(command)], record
 
 
 def record_to_command(name: str, record: dict[str, Any]) -> tuple[Command, Envelope]:
-    if name != "orders.PlaceOrder":
+    command_class = COMMAND_CLASSES.get(name)
+    if command_class is None:
         raise ValueError(f"unknown command type {name}")
-    envelope = Envelope(
-        command_id=record["command_id"],
-        issued_at=record["issued_at"],
-        correlation_id=record["correlation_id"],
-        causation_id=record["causation_id"],
-        reply_to=record["reply_to"],
-        expected_version=record["expected_version"],
-        idempotency_key=record["idempotency_key"],
-        request_hash=record["request_hash"],
-    )
-    command = PlaceOrder(
-        order_id=record["order_id"],
-        customer_id=record["customer_id"],
-        currency=record["currency"],
-        lines=[OrderLine.from_dict(line) for line in record["lines"]],
-    )
-    return command, envelope
+    envelope = Envelope(**{key: record.get(key) for key in ENVELOPE_FIELDS})
+    values = {}
+    for field in dataclasses.fields(command_class):
+        value = record[field.name]
+        values[field.name] = [OrderLine.from_dict(line) for line in value] if field.name == "lines" else value
+    return command_class(**values), envelope
 
 
 def outcome_to_record(outcome: Outcome, first_answer_to: Envelope | None = None) -> dict[str, Any]:
@@ -108,7 +117,3 @@ def record_to_outcome(record: dict[str, Any]) -> tuple[Outcome, str | None, str 
     fields = dict(record)
     key, request_hash = fields.pop("idempotency_key", None), fields.pop("request_hash", None)
     return Outcome(**fields), key, request_hash
-
-
-def as_uuid(value: str | UUID) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)

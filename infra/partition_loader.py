@@ -5,13 +5,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 from uuid import UUID
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from commands import idempotency
 from commands.idempotency import IdempotencyLedger, Remembered
-from domain.orders import Order
 from infra.avro_codec import AvroCodec
 from infra.message_mapping import record_to_event, record_to_outcome
 from infra.topics import events_topic, outcomes_topic
@@ -23,11 +23,11 @@ log = logging.getLogger(__name__)
 class PartitionState:
     """What one partition's single writer knows: its aggregates and the answers it owes to retries."""
 
-    orders: dict[UUID, Order] = field(default_factory=dict)
+    aggregates: dict[UUID, Any] = field(default_factory=dict)
     ledger: IdempotencyLedger = field(default_factory=IdempotencyLedger)
 
-    def get(self, order_id: UUID) -> Order | None:
-        return self.orders.get(order_id)
+    def get(self, aggregate_id: UUID) -> Any:
+        return self.aggregates.get(aggregate_id)
 
 
 def load_partitions(bootstrap: str, codec: AvroCodec, context: str, partitions: list[int]) -> dict[int, PartitionState]:
@@ -38,8 +38,8 @@ def load_partitions(bootstrap: str, codec: AvroCodec, context: str, partitions: 
 
     def apply_event(message: Message) -> None:
         event = record_to_event(*codec.decode(message.value()))
-        orders = states[message.partition()].orders
-        orders[event.originator_id] = event.mutate(orders.get(event.originator_id))
+        aggregates = states[message.partition()].aggregates
+        aggregates[event.originator_id] = event.mutate(aggregates.get(event.originator_id))
 
     def remember_outcome(message: Message) -> None:
         outcome, key, request_hash = record_to_outcome(codec.decode(message.value())[1])
@@ -51,9 +51,10 @@ def load_partitions(bootstrap: str, codec: AvroCodec, context: str, partitions: 
     _read_to_end(bootstrap, events_topic(context), partitions, None, apply_event)
     _read_to_end(bootstrap, outcomes_topic(context), partitions, since, remember_outcome)
     log.info(
-        "partitions %s loaded: %s orders, %s remembered answers",
+        "%s partitions %s loaded: %s aggregates, %s remembered answers",
+        context,
         partitions,
-        sum(len(s.orders) for s in states.values()),
+        sum(len(s.aggregates) for s in states.values()),
         sum(len(s.ledger) for s in states.values()),
     )
     return states

@@ -2,7 +2,7 @@
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-CONTEXTS = ("orders",)
+CONTEXTS = ("orders", "inventory", "payments", "shipping")
 
 # The events topics are the system of record: never delete by age.
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}

@@ -1,4 +1,4 @@
-"""The Kafka-backend stream processors of one process: the command processor and the projections."""
+"""The Kafka-backend stream processors of one process: a command processor per context and the projections."""
 
 import asyncio
 import logging
@@ -6,6 +6,7 @@ import os
 import threading
 from typing import Any
 
+from commands.messages import COMMAND_TYPES
 from infra.avro_codec import AvroCodec
 from infra.command_processor import CommandProcessor
 from infra.postgres_read_models import PostgresReadModels
@@ -14,6 +15,7 @@ from infra.projection_worker import create_projection_app
 log = logging.getLogger(__name__)
 ROLES = ("commands", "projections")
 EXIT_PROCESSOR_DIED = 70
+COMMAND_CONTEXTS = tuple(sorted({command.context for command in COMMAND_TYPES}))
 
 
 class Worker:
@@ -27,22 +29,25 @@ class Worker:
         self._read_models = read_models
         self._roles = roles
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._processors: list[CommandProcessor] = []
         self._faust: Any = None
-        self._processor: CommandProcessor | None = None
 
     @property
     def ready(self) -> bool:
-        """True once the command processor (if this process runs one) owns and has loaded its partitions."""
-        return self._processor is None or self._processor.ready.is_set()
+        """True once every command processor of this process owns and has loaded its partitions."""
+        return all(processor.ready.is_set() for processor in self._processors)
 
     async def start(self) -> None:
         if "commands" in self._roles:
-            self._processor = processor = CommandProcessor(self._bootstrap, self._codec)
-            self._thread = threading.Thread(
-                target=self._run_processor, args=(processor,), name="command-processor", daemon=True
-            )
-            self._thread.start()
+            for context in COMMAND_CONTEXTS:
+                processor = CommandProcessor(self._bootstrap, self._codec, context)
+                thread = threading.Thread(
+                    target=self._run_processor, args=(processor,), name=f"{context}-commands", daemon=True
+                )
+                self._processors.append(processor)
+                self._threads.append(thread)
+                thread.start()
         if "projections" in self._roles:
             self._faust = create_projection_app(self._bootstrap, self._codec, self._read_models)
             await self._faust.start()
@@ -52,12 +57,12 @@ class Worker:
             processor.run(self._stop)
         except BaseException:
             # A process that cannot write commands any more must not look healthy: die, so it is restarted.
-            log.critical("the command processor stopped on an error", exc_info=True)
+            log.critical("a command processor stopped on an error", exc_info=True)
             os._exit(EXIT_PROCESSOR_DIED)
 
     async def stop(self) -> None:
         self._stop.set()
         if self._faust is not None:
             await self._faust.stop()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 10)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, 10)

@@ -44,7 +44,7 @@ WHERE order_summary.version < EXCLUDED.version
 """
 
 
-def apply(row: dict[str, Any] | None, event: object) -> dict[str, Any] | None:
+def apply(row: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
     """Return the row as it stands after the event (None: the event does not concern this model)."""
     if isinstance(event, Order.Placed):
         lines = [dict(line) for line in event.lines]
@@ -59,7 +59,17 @@ def apply(row: dict[str, Any] | None, event: object) -> dict[str, Any] | None:
             "placed_at": event.timestamp,
             "updated_at": event.timestamp,
         }
+    status = _STATUS_AFTER.get(type(event))
+    if status is not None and row is not None:
+        return {**row, "status": status, "version": event.originator_version, "updated_at": event.timestamp}
     return row
+
+
+_STATUS_AFTER: dict[type, str] = {
+    Order.Confirmed: "confirmed",
+    Order.Cancelled: "cancelled",
+    Order.Rejected: "rejected",
+}
 
 
 def to_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -138,8 +138,22 @@ def _answers(s: Settings) -> bool:
         return False
 
 
+def _journal_loaded(s: Settings) -> bool:
+    """True once the last start has replayed the KafkaSQL journal.
+
+    Apicurio answers HTTP before that, with subjects missing: a client then sees 404s for schemas
+    that are safe in Kafka. Its log is the only place that tells.
+    """
+    try:
+        text = log_file(s).read_text(errors="replace")
+    except FileNotFoundError:
+        return False
+    started = text.rfind("Bootstrap servers:")
+    return started >= 0 and text.find("KafkaSQL storage bootstrapped", started) >= 0
+
+
 def wait_ready(s: Settings, pid: int | None) -> None:
-    if not p.wait_until(lambda: _answers(s), READY_TIMEOUT, pid=pid):
+    if not p.wait_until(lambda: _answers(s) and (pid is None or _journal_loaded(s)), READY_TIMEOUT, pid=pid):
         raise InfraError(
             f"streamkeep infra up: Apicurio Registry did not become ready on {url(s)} within "
             f"{READY_TIMEOUT:.0f} s; see {log_file(s)}"

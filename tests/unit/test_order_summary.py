@@ -34,3 +34,18 @@ def test_order_placed_makes_a_placed_row_with_its_total() -> None:
 def test_an_event_of_no_concern_leaves_the_row_as_it_was() -> None:
     row = {"order_id": uuid4(), "status": "placed"}
     assert order_summary.apply(row, object()) is row
+
+
+def test_a_cancelled_order_shows_cancelled_at_its_new_version() -> None:
+    order = Order.place(
+        order_id=uuid4(), customer_id=uuid4(), currency="EUR", lines=[OrderLine("SKU-1", 1, 100)], at=AT
+    )
+    later = datetime(2026, 11, 21, 13, 0, tzinfo=timezone.utc)
+    order.cancel("changed my mind", later)
+    placed, cancelled = order.collect_events()
+
+    row = order_summary.apply(order_summary.apply(None, placed), cancelled)
+
+    assert row is not None
+    assert (row["status"], row["version"], row["updated_at"], row["placed_at"]) == ("cancelled", 2, later, AT)
+    assert row["total_cents"] == 100
