@@ -119,7 +119,8 @@ async def _connection(
             status, body, keep_alive = await asyncio.wait_for(_exchange(plan, *stream), REQUEST_TIMEOUT_S)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
             result.statuses[f"error:{type(error).__name__}"] += 1
-            stream = _close(stream)
+            _close(stream)
+            stream = None
             continue
         result.statuses[str(status)] += 1
         if status == 201:
@@ -127,7 +128,8 @@ async def _connection(
             answer = json.loads(body)
             result.acks.append((answer["order_id"], answer["version"]))
         if not keep_alive:
-            stream = _close(stream)
+            _close(stream)
+            stream = None
     _close(stream)
 
 
@@ -153,4 +155,3 @@ async def _exchange(
 def _close(stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None) -> None:
     if stream is not None:
         stream[1].close()
-    return None
