@@ -98,11 +98,13 @@ async def _run_worker(settings, roles: tuple[str, ...]) -> None:  # type: ignore
 
 
 def _mount_subcommands() -> None:
+    from infra.bench_cli import bench_app
     from infra.infra_cli import infra_app
     from infra.replay_cli import replay
 
     app.add_typer(infra_app, name="infra", help="Local Kafka, schema registry and PostgreSQL, without Docker.")
     app.command()(replay)
+    app.add_typer(bench_app, name="bench", help="Measure Streamkeep under load against a baseline.")
 
 
 def main() -> None:

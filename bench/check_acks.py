@@ -1,0 +1,63 @@
+"""Checks an ack log against Kafka: every acknowledged (order id, version) is in orders.events exactly once."""
+
+import argparse
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.avro_codec import connect_codec
+from infra.kafka_reader import read_to_end
+from infra.settings import Settings, load_settings
+from infra.topics import events_topic
+
+Ack = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class AckCheck:
+    checked: int
+    missing: list[Ack]
+    duplicated: list[Ack]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.duplicated
+
+
+def read_ack_log(path: Path) -> set[Ack]:
+    acks = set()
+    for line in path.read_text().splitlines():
+        order_id, version = line.split()
+        acks.add((order_id, int(version)))
+    return acks
+
+
+def check_acks(settings: Settings, acks: set[Ack], context: str = "orders") -> AckCheck:
+    """Read the events topic read_committed and count each acknowledged (aggregate id, version) in it."""
+    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir)
+    acked_ids = {order_id.encode() for order_id, _ in acks}
+    found: Counter[Ack] = Counter()
+    for message in read_to_end(settings.kafka_bootstrap_servers, events_topic(context)):
+        if message.key() in acked_ids:  # events are keyed by aggregate id: decode only the ones we look for
+            record = codec.decode(message.value())[1]
+            found[(str(record["aggregate_id"]), record["version"])] += 1
+    return AckCheck(
+        checked=len(acks),
+        missing=sorted(ack for ack in acks if not found[ack]),
+        duplicated=sorted(ack for ack in acks if found[ack] > 1),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ack-log", type=Path, required=True, help="the file `streamkeep bench --ack-log` wrote")
+    result = check_acks(load_settings(), read_ack_log(parser.parse_args().ack_log))
+    print(f"{result.checked} acknowledged; missing {len(result.missing)}; duplicated {len(result.duplicated)}")
+    for order_id, version in [*result.missing, *result.duplicated][:20]:
+        print(f"  {order_id} {version}")
+    sys.exit(0 if result.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

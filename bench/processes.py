@@ -1,0 +1,88 @@
+"""The processes a benchmark measures: started apart from the load, waited for, and read for memory and CPU."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from infra.settings import REPOSITORY_ROOT
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(Exception):
+    """A benchmark cannot run or went wrong; the message says what to do."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Service:
+    """One Python module run as a process from the repository root, its output in a log file."""
+
+    def __init__(self, name: str, module_args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        with self.log_path.open("ab") as log:
+            # cwd is the repository root, so `-m` runs this checkout's code, not an installed copy.
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", *module_args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY_ROOT
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise BenchError(f"{self.name} exited with code {self.process.returncode}; see {self.log_path}")
+
+
+def wait_until_taking_orders(base_url: str, order: dict, services: list[Service], timeout_s: float = 180) -> None:
+    """Until /readyz answers 200 and one order is acknowledged (the worker loads its partitions first)."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        while time.monotonic() < deadline:
+            for service in services:
+                service.check_alive()
+            try:
+                if (
+                    client.get("/readyz").status_code == 200
+                    and client.post("/v1/orders", json=order).status_code == 201
+                ):
+                    return
+            except httpx.HTTPError:
+                pass  # not listening yet
+            time.sleep(0.5)
+    logs = ", ".join(str(s.log_path) for s in services)
+    raise BenchError(f"{base_url} took no order within {timeout_s:g} s; see {logs}")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set size (VmHWM) so far."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise BenchError(f"no VmHWM for pid {pid}: peak memory is read from Linux's /proc")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
