@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -17,7 +18,6 @@ from commands.handlers import EXPECTED_VERSION, decide
 from commands.http import router as command_router
 from commands.messages import Command, Envelope
 from commands.outcomes import CONFLICT, Outcome
-from domain.orders import Order
 from infra import problems
 from infra.body_limit import BodyLimit
 from infra.embedded import OrderFulfilment
@@ -58,15 +58,15 @@ class BaselineCommandBus:
         self._store = store
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="baseline-save")
 
-    def get(self, order_id: UUID) -> Order | None:
-        """The Orders port the handlers load from: straight from PostgreSQL."""
-        return self._store.get_order(order_id)
+    def get(self, aggregate_id: UUID) -> Any:
+        """The Aggregates port the handlers load from: straight from PostgreSQL."""
+        return self._store.get_aggregate(aggregate_id)
 
     async def dispatch(self, command: Command, envelope: Envelope) -> Outcome:
         return await asyncio.get_running_loop().run_in_executor(self._threads, self._decide_and_save, command, envelope)
 
     def _decide_and_save(self, command: Command, envelope: Envelope) -> Outcome:
-        events, outcome = decide(command, envelope, self)
+        _, events, outcome = decide(command, envelope, self)
         if not events:
             return outcome
         try:
@@ -113,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     app = create_baseline_app(load_settings().database_url)
     # The same log level as `streamkeep serve`, access log included: like for like.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
 
 
 if __name__ == "__main__":

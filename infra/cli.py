@@ -43,9 +43,9 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     from infra.worker import ROLES
 
     settings = load_settings()
-    uvicorn.run(
-        create_app(settings, roles=ROLES if settings.uses_kafka else ()), host=host, port=port, log_level="info"
-    )
+    platform = create_app(settings, roles=ROLES if settings.uses_kafka else ())
+    # No access log: one line per request costs more than the request's own work at load.
+    uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()
@@ -60,7 +60,7 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
         raise CliError(
             "serve needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS); use `streamkeep run` for the embedded one"
         )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()

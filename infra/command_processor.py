@@ -86,7 +86,12 @@ class CommandProcessor:
         )
         try:
             while not stop.is_set():
-                messages = self._consumer.consume(BATCH_SIZE, 0.1)
+                # Wait for one command only, then take whatever else is already fetched: a batch never
+                # waits to fill up, so latency stays low when traffic is light.
+                first = self._consumer.poll(0.1)
+                if first is None:
+                    continue
+                messages = [first, *self._consumer.consume(BATCH_SIZE - 1, 0)]
                 commands = [m for m in messages if not m.error()]
                 if commands:
                     self._process(commands)

@@ -114,7 +114,11 @@ class KafkaCommandBus:
 
     def _read_outcomes(self) -> None:
         while not self._stop.is_set():
-            for message in self._outcomes.consume(500, 0.05):
+            first = self._outcomes.poll(0.05)
+            if first is None:
+                continue
+            # Only the first answer is waited for; the rest are whatever has already arrived.
+            for message in [first, *self._outcomes.consume(499, 0)]:
                 if message.error():
                     continue
                 try:
