@@ -23,11 +23,33 @@ class Envelope:
     request_hash: str | None = None  # what the key was first used for, to refuse a reuse for another request
 
 
+class _OrderCommand:
+    """A command to the orders context, addressed by order id."""
+
+    context: ClassVar[str] = "orders"
+    order_id: UUID
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.order_id
+
+
+class _StockCommand:
+    """A command to the inventory context, addressed by SKU (a stock item's id derives from it)."""
+
+    context: ClassVar[str] = "inventory"
+    sku: str
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return stock_item_id(self.sku)
+
+
 # orders
 
 
 @dataclass(frozen=True)
-class PlaceOrder:
+class PlaceOrder(_OrderCommand):
     """Place a new order for a customer."""
 
     order_id: UUID
@@ -35,112 +57,64 @@ class PlaceOrder:
     currency: str
     lines: list[OrderLine] = field(default_factory=list)
 
-    context: ClassVar[str] = "orders"
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return self.order_id
-
 
 @dataclass(frozen=True)
-class CancelOrder:
+class CancelOrder(_OrderCommand):
     """Cancel an order that is not yet confirmed."""
 
     order_id: UUID
     reason: str
 
-    context: ClassVar[str] = "orders"
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return self.order_id
-
 
 @dataclass(frozen=True)
-class ConfirmOrder:
+class ConfirmOrder(_OrderCommand):
     """Confirm an order whose stock, payment and shipment are in place (sent by the fulfilment saga)."""
 
     order_id: UUID
 
-    context: ClassVar[str] = "orders"
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return self.order_id
-
 
 @dataclass(frozen=True)
-class RejectOrder:
+class RejectOrder(_OrderCommand):
     """Reject an order that cannot be fulfilled (sent by the fulfilment saga)."""
 
     order_id: UUID
     reason: str
-
-    context: ClassVar[str] = "orders"
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return self.order_id
 
 
 # inventory: a stock item is addressed by its SKU
 
 
 @dataclass(frozen=True)
-class RestockItem:
+class RestockItem(_StockCommand):
     """Stock of a SKU arrived; the first restock makes the SKU known."""
 
     sku: str
     quantity: int
 
-    context: ClassVar[str] = "inventory"
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return stock_item_id(self.sku)
-
 
 @dataclass(frozen=True)
-class ReserveStock:
+class ReserveStock(_StockCommand):
     """Set stock of a SKU aside for an order (a no-op when the order already holds it)."""
 
     sku: str
     order_id: UUID
     quantity: int
 
-    context: ClassVar[str] = "inventory"
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return stock_item_id(self.sku)
-
 
 @dataclass(frozen=True)
-class ReleaseStock:
+class ReleaseStock(_StockCommand):
     """Give an order's reservation of a SKU back (compensation)."""
 
     sku: str
     order_id: UUID
 
-    context: ClassVar[str] = "inventory"
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return stock_item_id(self.sku)
-
 
 @dataclass(frozen=True)
-class CommitStock:
+class CommitStock(_StockCommand):
     """An order's reserved stock of a SKU leaves the warehouse."""
 
     sku: str
     order_id: UUID
-
-    context: ClassVar[str] = "inventory"
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return stock_item_id(self.sku)
 
 
 Command = (
