@@ -1,0 +1,66 @@
+"""When Kafka cannot be reached, commands get 503 with Retry-After (never a 500) and the API stays up."""
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.local import kafka as local_kafka
+from infra.local.process import Settings
+from tests.conftest import ORDER
+from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def own_kafka(infra_env: dict[str, str], tmp_path: Path) -> Iterator[Settings]:
+    """A second, throwaway broker this test may stop, beside the shared one (registry and PostgreSQL are shared)."""
+    shared = Settings.from_env()
+    if not local_kafka.libs_dir(shared).exists():
+        pytest.skip("the local launcher's Kafka jars are not here (services came from elsewhere)")
+    port = free_port()
+    own = replace(shared, cache_dir=tmp_path / "cache", kafka_port=port, controller_port=free_port())
+    local_kafka.home(own).mkdir(parents=True)
+    os.symlink(local_kafka.libs_dir(shared), local_kafka.libs_dir(own))  # the jars, not another download
+    local_kafka.wait_ready(own, local_kafka.start(own))
+    try:
+        yield own
+    finally:
+        local_kafka.stop(own)
+        shutil.rmtree(own.cache_dir, ignore_errors=True)
+
+
+def test_commands_get_503_with_retry_after_while_kafka_is_down(
+    own_kafka: Settings, infra_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Commands only: a projection on this second Kafka would write checkpoints of the shared read models.
+    env = {**infra_env, "KAFKA_BOOTSTRAP_SERVERS": local_kafka.url(own_kafka), "STREAMKEEP_COMMAND_TIMEOUT_S": "3"}
+    port = free_port()
+    worker = StreamkeepProcess(["worker", "--role", "commands"], env, tmp_path / "worker.log").start()
+    api = StreamkeepProcess(["serve", "--port", str(port)], env, tmp_path / "api.log").start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url)
+        wait_for(
+            lambda: httpx.post(f"{url}/v1/orders", json=ORDER, timeout=10).status_code == 201, 120, "a first order"
+        )
+
+        local_kafka.stop(own_kafka)
+        refused = httpx.post(f"{url}/v1/orders", json=ORDER, timeout=30)
+
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["retry-after"]) > 0
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+        # Not asserted yet: that the same processes answer 201 again once Kafka is back. In a first try
+        # they still had not within 120 s; cause not established (the API's log showed its idempotent
+        # producer retrying for a producer id). See the issue notes.
+    finally:
+        api.stop()
+        worker.stop()
