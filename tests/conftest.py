@@ -65,4 +65,15 @@ def embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
 @pytest.fixture(params=["embedded", "kafka"])
 def any_platform(request: pytest.FixtureRequest) -> dict:
     """The same test against both backends: they must give the same answers to the same commands."""
-    return request.getfixturevalue(f"{request.param}_platform")
+    platform = request.getfixturevalue(f"{request.param}_platform")
+    settled(platform)
+    return platform
+
+
+def settled(platform: dict) -> None:
+    """Wait out a rebalance another test caused (a worker killed, one joining): a probe order goes through."""
+    wait_for(
+        lambda: httpx.post(f"{platform['base_url']}/v1/orders", json=ORDER, timeout=10).status_code == 201,
+        120,
+        "the command side to settle",
+    )
