@@ -52,7 +52,8 @@ class CommandProcessor:
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap_servers,
-                "group.id": GROUP_ID,
+                # One group per context: a member joining for one context does not revoke another's partitions.
+                "group.id": f"{GROUP_ID}-{context}",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
