@@ -1,5 +1,7 @@
 """The Kafka topics each bounded context owns, and creating them (Faust does not create source topics)."""
 
+import time
+
 from confluent_kafka.admin import AdminClient, NewTopic
 
 CONTEXTS = ("orders", "inventory", "payments", "shipping")
@@ -40,12 +42,26 @@ def ensure_topics(bootstrap_servers: str, partitions: int, timeout_s: float = 30
         for name, config in topic_configs().items()
         if name not in existing
     ]
-    if not missing:
-        return []
-    for future in admin.create_topics(missing, operation_timeout=timeout_s).values():
+    for future in admin.create_topics(missing, operation_timeout=timeout_s).values() if missing else ():
         try:
             future.result()
         except Exception as error:  # a concurrent creator may have won the race
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise
+    _wait_for_leaders(admin, list(topic_configs()), timeout_s)
     return [topic.topic for topic in missing]
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """A topic just created (by us or a process starting beside us) answers "not leader" until it has leaders."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = admin.list_topics(timeout=timeout_s).topics
+        leaderless = [
+            name for name in names if name not in topics or any(p.leader < 0 for p in topics[name].partitions.values())
+        ]
+        if not leaderless:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Kafka topics without a leader after {timeout_s:g} s: {', '.join(leaderless)}")
+        time.sleep(0.2)
