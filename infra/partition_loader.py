@@ -1,18 +1,17 @@
 """Rebuilds a command processor's partition state from Kafka: aggregates from events, answers from outcomes."""
 
 import logging
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Message
 
 from commands import idempotency
 from commands.idempotency import IdempotencyLedger, Remembered
 from infra.avro_codec import AvroCodec
+from infra.kafka_reader import read_to_end
 from infra.message_mapping import record_to_event, record_to_outcome
 from infra.topics import events_topic, outcomes_topic
 
@@ -48,8 +47,10 @@ def load_partitions(bootstrap: str, codec: AvroCodec, context: str, partitions: 
             states[message.partition()].ledger.remember_entry(key, Remembered(outcome, request_hash, at))
 
     since = datetime.now(timezone.utc) - idempotency.WINDOW
-    _read_to_end(bootstrap, events_topic(context), partitions, None, apply_event)
-    _read_to_end(bootstrap, outcomes_topic(context), partitions, since, remember_outcome)
+    for message in read_to_end(bootstrap, events_topic(context), partitions, timeout_s=None):
+        apply_event(message)
+    for message in read_to_end(bootstrap, outcomes_topic(context), partitions, since, timeout_s=None):
+        remember_outcome(message)
     log.info(
         "%s partitions %s loaded: %s aggregates, %s remembered answers",
         context,
@@ -58,39 +59,3 @@ def load_partitions(bootstrap: str, codec: AvroCodec, context: str, partitions: 
         sum(len(s.ledger) for s in states.values()),
     )
     return states
-
-
-def _read_to_end(
-    bootstrap: str, topic: str, partitions: list[int], since: datetime | None, handle: Callable[[Message], None]
-) -> None:
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"streamkeep-loader-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
-        if since is not None:
-            # Kafka finds the first offset at or after the time; a negative answer: nothing that recent.
-            wanted = [TopicPartition(topic, p, int(since.timestamp() * 1000)) for p in partitions]
-            starts = [tp for tp in reader.offsets_for_times(wanted, timeout=30) if tp.offset >= 0]
-        if not starts:
-            return
-        reader.assign(starts)
-        remaining = {tp.partition for tp in starts}
-        while remaining:
-            message = reader.poll(5.0)
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    remaining.discard(message.partition())
-                    continue
-                raise KafkaException(message.error())
-            handle(message)
-    finally:
-        reader.close()
