@@ -17,6 +17,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from infra.kafka_reader import read_to_end
 from infra.projection_worker import APP_ID
+from tests.conftest import settled
 from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
 
 pytestmark = pytest.mark.kafka
@@ -30,6 +31,7 @@ ORDER = {
 
 @pytest.fixture
 def platform(kafka_platform: dict) -> dict:
+    settled(kafka_platform)
     return kafka_platform
 
 
