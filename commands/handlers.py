@@ -2,28 +2,41 @@
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from commands.messages import (
+    AuthorisePayment,
     CancelOrder,
+    CancelShipment,
+    CapturePayment,
     Command,
     CommitStock,
     ConfirmOrder,
+    DeclinePayment,
+    DispatchShipment,
     Envelope,
     PlaceOrder,
+    RefundPayment,
     RejectOrder,
     ReleaseStock,
+    RequestPayment,
     ReserveStock,
     RestockItem,
+    ScheduleShipment,
+    VoidPayment,
 )
 from commands.outcomes import ACCEPTED, CONFLICT, NOT_FOUND, REJECTED, Outcome
 from commands.ports import Aggregates
 from domain.errors import RuleBroken
 from domain.inventory import StockItem
 from domain.orders import Order
+from domain.payments import Payment
+from domain.shipping import Shipment
 
 EXPECTED_VERSION = "expected-version"
+Handler = Callable[[Any, Envelope, Aggregates], Any]
 
 
 class VersionConflict(Exception):
@@ -49,24 +62,6 @@ def place_order(command: PlaceOrder, envelope: Envelope, aggregates: Aggregates)
     )
 
 
-def cancel_order(command: CancelOrder, envelope: Envelope, aggregates: Aggregates) -> Order:
-    order: Order = _load(aggregates, command.order_id, envelope, "order")
-    order.cancel(command.reason, envelope.issued_at)
-    return order
-
-
-def confirm_order(command: ConfirmOrder, envelope: Envelope, aggregates: Aggregates) -> Order:
-    order: Order = _load(aggregates, command.order_id, envelope, "order")
-    order.confirm(envelope.issued_at)
-    return order
-
-
-def reject_order(command: RejectOrder, envelope: Envelope, aggregates: Aggregates) -> Order:
-    order: Order = _load(aggregates, command.order_id, envelope, "order")
-    order.reject(command.reason, envelope.issued_at)
-    return order
-
-
 def restock_item(command: RestockItem, envelope: Envelope, aggregates: Aggregates) -> StockItem:
     item: StockItem | None = aggregates.get(command.aggregate_id)
     _check_expected_version(envelope, item.version if item else 0)
@@ -76,33 +71,50 @@ def restock_item(command: RestockItem, envelope: Envelope, aggregates: Aggregate
     return item
 
 
-def reserve_stock(command: ReserveStock, envelope: Envelope, aggregates: Aggregates) -> StockItem:
-    item: StockItem = _load(aggregates, command.aggregate_id, envelope, f"SKU {command.sku}", field="sku")
-    item.reserve(command.order_id, command.quantity, envelope.issued_at)
-    return item
+def request_payment(command: RequestPayment, envelope: Envelope, aggregates: Aggregates) -> Payment:
+    _expect_new(aggregates, command.payment_id, envelope, f"payment {command.payment_id} already exists")
+    return Payment.request(
+        command.payment_id, command.order_id, command.amount_cents, command.currency, envelope.issued_at
+    )
 
 
-def release_stock(command: ReleaseStock, envelope: Envelope, aggregates: Aggregates) -> StockItem:
-    item: StockItem = _load(aggregates, command.aggregate_id, envelope, f"SKU {command.sku}", field="sku")
-    item.release(command.order_id, envelope.issued_at)
-    return item
+def schedule_shipment(command: ScheduleShipment, envelope: Envelope, aggregates: Aggregates) -> Shipment:
+    _expect_new(aggregates, command.shipment_id, envelope, f"shipment {command.shipment_id} already exists")
+    lines = [(line.sku, line.quantity) for line in command.lines]
+    return Shipment.schedule(command.shipment_id, command.order_id, lines, envelope.issued_at)
 
 
-def commit_stock(command: CommitStock, envelope: Envelope, aggregates: Aggregates) -> StockItem:
-    item: StockItem = _load(aggregates, command.aggregate_id, envelope, f"SKU {command.sku}", field="sku")
-    item.commit(command.order_id, envelope.issued_at)
-    return item
+def _changing(what: str, act: Callable[[Any, Any, datetime], None]) -> Handler:
+    """A handler for a command on an existing aggregate: load it, check the version, let it decide."""
+
+    def handle(command: Any, envelope: Envelope, aggregates: Aggregates) -> Any:
+        # Stock items are known to callers by SKU, not by the id derived from it.
+        name = f"SKU {command.sku}" if hasattr(command, "sku") else f"{what} {command.aggregate_id}"
+        aggregate = _load(aggregates, command.aggregate_id, envelope, name)
+        act(aggregate, command, envelope.issued_at)
+        return aggregate
+
+    return handle
 
 
-HANDLERS: dict[type, Callable[[Any, Envelope, Aggregates], Any]] = {
+HANDLERS: dict[type, Handler] = {
     PlaceOrder: place_order,
-    CancelOrder: cancel_order,
-    ConfirmOrder: confirm_order,
-    RejectOrder: reject_order,
+    CancelOrder: _changing("order", lambda order, c, at: order.cancel(c.reason, at)),
+    ConfirmOrder: _changing("order", lambda order, c, at: order.confirm(at)),
+    RejectOrder: _changing("order", lambda order, c, at: order.reject(c.reason, at)),
     RestockItem: restock_item,
-    ReserveStock: reserve_stock,
-    ReleaseStock: release_stock,
-    CommitStock: commit_stock,
+    ReserveStock: _changing("stock item", lambda item, c, at: item.reserve(c.order_id, c.quantity, at)),
+    ReleaseStock: _changing("stock item", lambda item, c, at: item.release(c.order_id, at)),
+    CommitStock: _changing("stock item", lambda item, c, at: item.commit(c.order_id, at)),
+    RequestPayment: request_payment,
+    AuthorisePayment: _changing("payment", lambda payment, c, at: payment.authorise(c.authorisation_code, at)),
+    DeclinePayment: _changing("payment", lambda payment, c, at: payment.decline(c.reason, at)),
+    CapturePayment: _changing("payment", lambda payment, c, at: payment.capture(at)),
+    VoidPayment: _changing("payment", lambda payment, c, at: payment.void(at)),
+    RefundPayment: _changing("payment", lambda payment, c, at: payment.refund(c.amount_cents, at)),
+    ScheduleShipment: schedule_shipment,
+    DispatchShipment: _changing("shipment", lambda s, c, at: s.dispatch(c.carrier, c.tracking_code, at)),
+    CancelShipment: _changing("shipment", lambda shipment, c, at: shipment.cancel(c.reason, at)),
 }
 
 
@@ -133,10 +145,10 @@ def _expect_new(aggregates: Aggregates, aggregate_id: UUID, envelope: Envelope, 
     _check_expected_version(envelope, 0)
 
 
-def _load(aggregates: Aggregates, aggregate_id: UUID, envelope: Envelope, what: str, field: str = "id") -> Any:
+def _load(aggregates: Aggregates, aggregate_id: UUID, envelope: Envelope, what: str) -> Any:
     aggregate = aggregates.get(aggregate_id)
     if aggregate is None:
-        raise AggregateNotFound(f"no {what}" if " " in what else f"no {what} {aggregate_id}")
+        raise AggregateNotFound(f"no {what}")
     _check_expected_version(envelope, aggregate.version)
     return aggregate
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from domain.inventory import stock_item_id
-from domain.values import OrderLine
+from domain.values import OrderLine, ShipmentLine
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,28 @@ class _StockCommand:
     @property
     def aggregate_id(self) -> UUID:
         return stock_item_id(self.sku)
+
+
+class _PaymentCommand:
+    """A command to the payments context, addressed by payment id."""
+
+    context: ClassVar[str] = "payments"
+    payment_id: UUID
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.payment_id
+
+
+class _ShipmentCommand:
+    """A command to the shipping context, addressed by shipment id."""
+
+    context: ClassVar[str] = "shipping"
+    shipment_id: UUID
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.shipment_id
 
 
 # orders
@@ -117,8 +139,104 @@ class CommitStock(_StockCommand):
     order_id: UUID
 
 
+# payments: the simulated gateway answers a request with an authorise or decline command of its own
+
+
+@dataclass(frozen=True)
+class RequestPayment(_PaymentCommand):
+    """Ask for an order's amount to be authorised; the gateway's answer follows as another command."""
+
+    payment_id: UUID
+    order_id: UUID
+    amount_cents: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class AuthorisePayment(_PaymentCommand):
+    """The gateway approved a requested payment (sent by the gateway adapter)."""
+
+    payment_id: UUID
+    authorisation_code: str
+
+
+@dataclass(frozen=True)
+class DeclinePayment(_PaymentCommand):
+    """The gateway declined a requested payment (sent by the gateway adapter)."""
+
+    payment_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class CapturePayment(_PaymentCommand):
+    """Take the authorised amount."""
+
+    payment_id: UUID
+
+
+@dataclass(frozen=True)
+class VoidPayment(_PaymentCommand):
+    """Let an authorisation go without taking the money (compensation)."""
+
+    payment_id: UUID
+
+
+@dataclass(frozen=True)
+class RefundPayment(_PaymentCommand):
+    """Give captured money back, in part or whole."""
+
+    payment_id: UUID
+    amount_cents: int
+
+
+# shipping
+
+
+@dataclass(frozen=True)
+class ScheduleShipment(_ShipmentCommand):
+    """Plan a shipment of an order's goods."""
+
+    shipment_id: UUID
+    order_id: UUID
+    lines: list[ShipmentLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DispatchShipment(_ShipmentCommand):
+    """The parcel left with a carrier."""
+
+    shipment_id: UUID
+    carrier: str
+    tracking_code: str
+
+
+@dataclass(frozen=True)
+class CancelShipment(_ShipmentCommand):
+    """Call off a shipment that has not left yet (compensation)."""
+
+    shipment_id: UUID
+    reason: str
+
+
 Command = (
-    PlaceOrder | CancelOrder | ConfirmOrder | RejectOrder | RestockItem | ReserveStock | ReleaseStock | CommitStock
+    PlaceOrder
+    | CancelOrder
+    | ConfirmOrder
+    | RejectOrder
+    | RestockItem
+    | ReserveStock
+    | ReleaseStock
+    | CommitStock
+    | RequestPayment
+    | AuthorisePayment
+    | DeclinePayment
+    | CapturePayment
+    | VoidPayment
+    | RefundPayment
+    | ScheduleShipment
+    | DispatchShipment
+    | CancelShipment
 )
 COMMAND_TYPES: tuple[type, ...] = (
     PlaceOrder,
@@ -129,4 +247,13 @@ COMMAND_TYPES: tuple[type, ...] = (
     ReserveStock,
     ReleaseStock,
     CommitStock,
+    RequestPayment,
+    AuthorisePayment,
+    DeclinePayment,
+    CapturePayment,
+    VoidPayment,
+    RefundPayment,
+    ScheduleShipment,
+    DispatchShipment,
+    CancelShipment,
 )

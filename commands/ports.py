@@ -5,6 +5,7 @@ from uuid import UUID
 
 from commands.messages import Command, Envelope
 from commands.outcomes import Outcome
+from domain.gateway import GatewayAnswer
 
 
 class CommandBus(Protocol):
@@ -25,3 +26,9 @@ class Aggregates(Protocol):
     """The aggregates a command handler may load: None when no such aggregate exists yet."""
 
     def get(self, aggregate_id: UUID) -> Any: ...
+
+
+class PaymentGateway(Protocol):
+    """The simulated payment gateway: scripting what it answers to the next payment requests."""
+
+    async def script(self, answers: list[GatewayAnswer]) -> None: ...

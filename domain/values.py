@@ -24,3 +24,18 @@ class OrderLine:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "OrderLine":
         return cls(str(data["sku"]), int(data["quantity"]), int(data["unit_price_cents"]))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class ShipmentLine:
+    """One line of a shipment: how many of a SKU leave together."""
+
+    sku: str
+    quantity: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"sku": self.sku, "quantity": self.quantity}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> "ShipmentLine":
+        return cls(str(data["sku"]), int(data["quantity"]))  # type: ignore[call-overload]

@@ -60,6 +60,7 @@ def _embedded_backend(app: FastAPI, settings: Settings) -> None:
 
     backend = EmbeddedBackend(settings.data_dir)
     app.state.command_bus = backend
+    app.state.payment_gateway = backend
     app.state.read_models = backend.read_models
 
 
@@ -67,6 +68,7 @@ def _embedded_backend(app: FastAPI, settings: Settings) -> None:
 async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...]) -> AsyncIterator[Any]:
     from infra.bootstrap import connect_kafka_backend
     from infra.kafka_command_bus import KafkaCommandBus
+    from infra.kafka_gateway import KafkaGatewayScript
     from infra.worker import COMMAND_CONTEXTS, Worker
 
     codec, read_models = await connect_kafka_backend(settings)
@@ -75,7 +77,9 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
     worker = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles) if roles else None
     if worker:
         await worker.start()
+    gateway = KafkaGatewayScript(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s)
     app.state.command_bus = bus
+    app.state.payment_gateway = gateway
     app.state.read_models = read_models
     app.state.worker = worker
     try:
@@ -84,4 +88,5 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
         if worker:
             await worker.stop()
         await asyncio.to_thread(bus.close)
+        await asyncio.to_thread(gateway.close)
         await read_models.close()

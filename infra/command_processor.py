@@ -2,29 +2,27 @@
 
 import logging
 import threading
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from commands import idempotency
 from commands.handlers import decide
 from commands.messages import Command, Envelope
 from commands.outcomes import Outcome
 from infra.avro_codec import AvroCodec, UndecodableMessage
+from infra.kafka_gateway import gateway_requests
+from infra.kafka_transactions import commit, transactional_consumer, transactional_producer
 from infra.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command
 from infra.partition_loader import PartitionState, load_partitions
-from infra.topics import commands_topic, events_topic, outcomes_topic
+from infra.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic
 
 log = logging.getLogger(__name__)
 GROUP_ID = "streamkeep-commands"
 BATCH_SIZE = 500
-SESSION_TIMEOUT_MS = 10_000
-TRANSACTION_TIMEOUT_MS = 10_000
-COMMIT_ATTEMPTS = 5
 PRUNE_EVERY = timedelta(minutes=1)
 
 
@@ -49,33 +47,9 @@ class CommandProcessor:
         self._states: dict[int, PartitionState] = {}
         self._last_pruned = datetime.now(timezone.utc)
         self.ready = threading.Event()  # set once partitions are assigned and loaded
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                # One group per context: a member joining for one context does not revoke another's partitions.
-                "group.id": f"{GROUP_ID}-{context}",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                # A killed processor's partitions move to a live one after this long, not librdkafka's 45 s.
-                "session.timeout.ms": SESSION_TIMEOUT_MS,
-                "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
-            }
-        )
-        # A new transactional id per process: after a rebalance, the consumer group generation
-        # carried by send_offsets_to_transaction fences a zombie (KIP-447).
-        self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "transactional.id": f"{GROUP_ID}-{context}-{uuid.uuid4()}",
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 2,
-                # A killed processor leaves its transaction open, which holds back every read_committed
-                # reader of that partition (our loader included) until the coordinator aborts it.
-                "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
-            }
-        )
+        # One group per context: a member joining for one context does not revoke another's partitions.
+        self._consumer = transactional_consumer(bootstrap_servers, f"{GROUP_ID}-{context}")
+        self._producer = transactional_producer(bootstrap_servers, f"{GROUP_ID}-{context}")
 
     def run(self, stop: threading.Event) -> None:
         self._producer.init_transactions(30)
@@ -119,23 +93,13 @@ class CommandProcessor:
             self._producer.send_offsets_to_transaction(
                 self._consumer.position(self._consumer.assignment()), self._consumer.consumer_group_metadata()
             )
-            self._commit()
+            commit(self._producer)
         except KafkaException as error:
             if error.args[0].fatal():
                 raise  # e.g. fenced by a newer generation: this process must stop writing
             log.warning("transaction aborted, rewinding: %s", error)
             self._producer.abort_transaction()
             self._rewind()
-
-    def _commit(self) -> None:
-        # A retriable commit error leaves the outcome unknown: only retrying the commit is safe.
-        for attempt in range(1, COMMIT_ATTEMPTS + 1):
-            try:
-                self._producer.commit_transaction(30)
-                return
-            except KafkaException as error:
-                if not error.args[0].retriable() or attempt == COMMIT_ATTEMPTS:
-                    raise
 
     def _decide(self, message: Message) -> Decision | None:
         state = self._states[message.partition()]
@@ -182,6 +146,8 @@ class CommandProcessor:
                     headers=[("event_type", name.encode())],
                     on_delivery=remember(decision.outcome.command_id),
                 )
+            for name, record in gateway_requests(decision.events, decision.envelope):
+                self._producer.produce(GATEWAY_TOPIC, value=self._codec.encode(name, record), partition=0)
         if self._producer.flush(30) != 0:
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "events not delivered in time"))
         now = datetime.now(timezone.utc)

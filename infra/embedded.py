@@ -14,10 +14,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from commands import idempotency
+from commands.gateway import answer_command, answer_envelope, authorisation_code_for
 from commands.handlers import EXPECTED_VERSION, decide
 from commands.idempotency import IdempotencyLedger, Remembered
-from commands.messages import Command, Envelope
+from commands.messages import Command, Envelope, RequestPayment
 from commands.outcomes import CONFLICT, Outcome
+from domain.gateway import GatewayAnswer, GatewayScript
 from projections import order_summary
 
 PROJECTION_BATCH = 500
@@ -125,6 +127,8 @@ class EmbeddedBackend:
         self.read_models = EmbeddedReadModels(data_dir)
         self._aggregates = _Aggregates(self.app)
         self._ledger = EmbeddedIdempotencyLedger(data_dir)
+        # The simulated gateway lives in process here; its script is a test hook and is not kept across restarts.
+        self._gateway = GatewayScript()
         self._lock = asyncio.Lock()
         self.catch_up()
 
@@ -133,6 +137,17 @@ class EmbeddedBackend:
             outcome = self._decide_and_save(command, envelope)
             self.catch_up()
             return outcome
+
+    async def script(self, answers: list[GatewayAnswer]) -> None:
+        async with self._lock:
+            self._gateway.script(answers)
+
+    def _answer_payment_request(self, request: RequestPayment, envelope: Envelope) -> None:
+        """The gateway answers at once here; on Kafka its adapter answers moments later, in the same way."""
+        answer = self._gateway.next_answer(authorisation_code_for(request.payment_id))
+        command = answer_command(request.payment_id, answer)
+        if command is not None:
+            self._decide_and_save(command, answer_envelope(envelope, datetime.now(timezone.utc)))
 
     def _decide_and_save(self, command: Command, envelope: Envelope) -> Outcome:
         if (answer := self._ledger.answer_for(envelope)) is not None:
@@ -145,6 +160,8 @@ class EmbeddedBackend:
                 return replace(outcome, status=CONFLICT, rule=EXPECTED_VERSION, message=str(conflict))
             outcome = replace(outcome, consistency_token=f"embedded:{recordings[-1].notification.id}")
         self._ledger.remember(envelope, outcome, datetime.now(timezone.utc))
+        if events and isinstance(command, RequestPayment):
+            self._answer_payment_request(command, envelope)
         return outcome
 
     def catch_up(self) -> int:

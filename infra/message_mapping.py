@@ -5,13 +5,13 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
-from commands.messages import COMMAND_TYPES, Command, Envelope
+from commands.messages import COMMAND_TYPES, Command, Envelope, PlaceOrder, ScheduleShipment
 from commands.outcomes import Outcome
 from domain.inventory import StockItem
 from domain.orders import Order
 from domain.payments import Payment
 from domain.shipping import Shipment
-from domain.values import OrderLine
+from domain.values import OrderLine, ShipmentLine
 
 # Avro full name (= subject = schemas/<name>.avsc) -> domain event class: the names the contract speaks.
 EVENT_TYPES: dict[str, type] = {
@@ -47,6 +47,8 @@ COMMAND_CLASSES: dict[str, type] = {name: cls for cls, name in COMMAND_NAMES.ite
 ENVELOPE_FIELDS = tuple(f.name for f in dataclasses.fields(Envelope))
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 OUTCOME = "streamkeep.CommandOutcome"
+# The value object each command's `lines` hold; Avro carries them as records.
+LINE_TYPES: dict[type, Any] = {PlaceOrder: OrderLine, ScheduleShipment: ShipmentLine}
 
 
 def event_name(event: object) -> str:
@@ -98,7 +100,9 @@ def record_to_command(name: str, record: dict[str, Any]) -> tuple[Command, Envel
     values = {}
     for field in dataclasses.fields(command_class):
         value = record[field.name]
-        values[field.name] = [OrderLine.from_dict(line) for line in value] if field.name == "lines" else value
+        if field.name == "lines":
+            value = [LINE_TYPES[command_class].from_dict(line) for line in value]
+        values[field.name] = value
     return command_class(**values), envelope
 
 

@@ -5,6 +5,8 @@ import time
 from confluent_kafka.admin import AdminClient, NewTopic
 
 CONTEXTS = ("orders", "inventory", "payments", "shipping")
+# Scripts for the simulated payment gateway and the requests it answers, in one order: one partition.
+GATEWAY_TOPIC = "payments.gateway"
 
 # The events topics are the system of record: never delete by age.
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
@@ -30,7 +32,13 @@ def topic_configs() -> dict[str, dict[str, str]]:
         configs[commands_topic(context)] = {"retention.ms": WEEK_MS}
         configs[events_topic(context)] = dict(KEEP_FOREVER)
         configs[outcomes_topic(context)] = {"retention.ms": WEEK_MS}
+    # The gateway adapter rebuilds its script by reading this topic from the start: keep it.
+    configs[GATEWAY_TOPIC] = dict(KEEP_FOREVER)
     return configs
+
+
+def partitions_of(topic: str, default: int) -> int:
+    return 1 if topic == GATEWAY_TOPIC else default
 
 
 def ensure_topics(bootstrap_servers: str, partitions: int, timeout_s: float = 30.0) -> list[str]:
@@ -38,7 +46,7 @@ def ensure_topics(bootstrap_servers: str, partitions: int, timeout_s: float = 30
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     missing = [
-        NewTopic(name, num_partitions=partitions, replication_factor=-1, config=config)
+        NewTopic(name, num_partitions=partitions_of(name, partitions), replication_factor=-1, config=config)
         for name, config in topic_configs().items()
         if name not in existing
     ]

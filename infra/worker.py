@@ -9,6 +9,7 @@ from typing import Any
 from commands.messages import COMMAND_TYPES
 from infra.avro_codec import AvroCodec
 from infra.command_processor import CommandProcessor
+from infra.gateway_adapter import GatewayAdapter
 from infra.postgres_read_models import PostgresReadModels
 from infra.projection_worker import create_projection_app
 
@@ -48,11 +49,16 @@ class Worker:
                 self._processors.append(processor)
                 self._threads.append(thread)
                 thread.start()
+            # The simulated payment gateway answers payment requests; one partition, so one adapter works at a time.
+            adapter = GatewayAdapter(self._bootstrap, self._codec)
+            thread = threading.Thread(target=self._run_processor, args=(adapter,), name="payment-gateway", daemon=True)
+            self._threads.append(thread)
+            thread.start()
         if "projections" in self._roles:
             self._faust = create_projection_app(self._bootstrap, self._codec, self._read_models)
             await self._faust.start()
 
-    def _run_processor(self, processor: CommandProcessor) -> None:
+    def _run_processor(self, processor: CommandProcessor | GatewayAdapter) -> None:
         try:
             processor.run(self._stop)
         except BaseException:

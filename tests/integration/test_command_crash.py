@@ -19,18 +19,25 @@ pytestmark = pytest.mark.kafka
 
 LOAD_SECONDS = 40
 CLIENTS = 8
+PAYING_CLIENTS = 2
 KILLS = 4
 RETRY_FOR_S = 90
+# The gateway declines every third request, then approves: each answer must follow the script in request order, once.
+GATEWAY_SCRIPT = [
+    {"outcome": "decline", "reason": f"scripted {n}"} if n % 3 == 0 else {"outcome": "approve"} for n in range(1000)
+]
 
 
-async def send_until_answered(client: httpx.AsyncClient, body: dict, headers: dict) -> tuple[httpx.Response, int]:
+async def send_until_answered(
+    client: httpx.AsyncClient, body: dict, headers: dict, path: str = "/v1/orders"
+) -> tuple[httpx.Response, int]:
     """Retry with the same Idempotency-Key through 503s and dropped connections, as a careful client would."""
     deadline = time.monotonic() + RETRY_FOR_S
     attempts = 0
     while True:
         attempts += 1
         try:
-            answer = await client.post("/v1/orders", json=body, headers=headers)
+            answer = await client.post(path, json=body, headers=headers)
             if answer.status_code != 503:
                 return answer, attempts
         except httpx.TransportError:
@@ -55,6 +62,16 @@ async def client_loop(base_url: str, stop_at: float, answers: list[tuple[str, st
             answers.append((order_id, kind, answer.status_code, answer.json(), attempts))
 
 
+async def paying_client_loop(base_url: str, stop_at: float, payments: list[tuple[str, int]]) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
+        while time.monotonic() < stop_at:
+            payment_id = str(uuid.uuid4())
+            body = {"payment_id": payment_id, "order_id": str(uuid.uuid4()), "amount_cents": 100, "currency": "EUR"}
+            headers = {"Idempotency-Key": f"crash-pay-{payment_id}"}
+            answer, _ = await send_until_answered(client, body, headers, "/v1/payments")
+            payments.append((payment_id, answer.status_code))
+
+
 async def kill_repeatedly(worker, stop_at: float) -> int:  # type: ignore[no-untyped-def]
     kills = 0
     await asyncio.sleep(LOAD_SECONDS / (KILLS + 1))
@@ -67,18 +84,22 @@ async def kill_repeatedly(worker, stop_at: float) -> int:  # type: ignore[no-unt
     return kills
 
 
-async def load_with_kills(base_url: str, worker) -> tuple[list, int]:  # type: ignore[no-untyped-def]
+async def load_with_kills(base_url: str, worker) -> tuple[list, list, int]:  # type: ignore[no-untyped-def]
     stop_at = time.monotonic() + LOAD_SECONDS
     answers: list[tuple[str, str, int, dict, int]] = []
-    clients = [client_loop(base_url, stop_at, answers) for _ in range(CLIENTS)]
-    results = await asyncio.gather(kill_repeatedly(worker, stop_at), *clients)
-    return answers, results[0]
+    payments: list[tuple[str, int]] = []
+    clients = [client_loop(base_url, stop_at, answers) for _ in range(CLIENTS - PAYING_CLIENTS)]
+    paying = [paying_client_loop(base_url, stop_at, payments) for _ in range(PAYING_CLIENTS)]
+    results = await asyncio.gather(kill_repeatedly(worker, stop_at), *clients, *paying)
+    return answers, payments, results[0]
 
 
 def test_every_acknowledged_command_is_in_kafka_exactly_once_despite_kill_minus_nine(kafka_platform: dict) -> None:
     base_url, env = kafka_platform["base_url"], kafka_platform["env"]
+    scripted = httpx.post(f"{base_url}/v1/payments/gateway/script", json={"answers": GATEWAY_SCRIPT}, timeout=30)
+    assert scripted.status_code == 200, scripted.text
 
-    answers, kills = asyncio.run(load_with_kills(base_url, kafka_platform["worker"]))
+    answers, payments, kills = asyncio.run(load_with_kills(base_url, kafka_platform["worker"]))
     wait_for(lambda: httpx.post(f"{base_url}/v1/orders", json=ORDER, timeout=10).status_code == 201, 120, "recovery")
 
     assert kills == KILLS
@@ -103,3 +124,36 @@ def test_every_acknowledged_command_is_in_kafka_exactly_once_despite_kill_minus_
         assert stored[(order_id, 1)] == 0, f"refused command for {order_id} left an event"
     assert {kind for _, kind, status, *_ in answers if status == 201} == {"valid"}
     print(f"{len(answers)} commands, {len(acknowledged)} acknowledged, {len(retried)} retried through {kills} kills")
+    assert_each_payment_answered_once_by_the_script(env, codec, payments)
+
+
+def assert_each_payment_answered_once_by_the_script(env: dict, codec, payments: list[tuple[str, int]]) -> None:  # type: ignore[no-untyped-def]
+    """The gateway adapter was killed with the worker: still every request got the next scripted answer, once."""
+    requested = [payment_id for payment_id, status in payments if status == 201]
+    assert len(requested) > 20, "too few payments to mean anything"
+
+    def answers_in_kafka() -> dict[str, list[str]] | None:
+        answered: dict[str, list[str]] = {}
+        for message in read_to_end(env["KAFKA_BOOTSTRAP_SERVERS"], "payments.events"):
+            name, record = codec.decode(message.value())
+            if name in ("payments.PaymentAuthorised", "payments.PaymentDeclined"):
+                answered.setdefault(str(record["aggregate_id"]), []).append(name)
+        return answered if all(payment_id in answered for payment_id in requested) else None
+
+    answered = wait_for(answers_in_kafka, 60, "the gateway to answer every payment request")
+    twice = {payment_id: names for payment_id, names in answered.items() if len(names) > 1}
+    assert twice == {}, f"payments answered more than once: {list(twice.items())[:3]}"
+    # The k-th request after the script got the k-th scripted answer, whatever the kills interrupted.
+    in_request_order, scripted_at = [], None
+    for message in read_to_end(env["KAFKA_BOOTSTRAP_SERVERS"], "payments.gateway"):
+        name, record = codec.decode(message.value())
+        if name == "payments.GatewayScripted" and len(record["answers"]) == len(GATEWAY_SCRIPT):
+            scripted_at, in_request_order = message.offset(), []
+        elif name == "payments.GatewayRequested" and scripted_at is not None:
+            in_request_order.append(str(record["payment_id"]))
+    expected = {"approve": "payments.PaymentAuthorised", "decline": "payments.PaymentDeclined"}
+    assert len(in_request_order) >= len(requested)
+    for k, payment_id in enumerate(in_request_order):
+        outcome = GATEWAY_SCRIPT[k]["outcome"] if k < len(GATEWAY_SCRIPT) else "approve"
+        assert answered[payment_id] == [expected[outcome]], f"request {k} ({payment_id})"
+    print(f"{len(requested)} payments acknowledged, each answered once, in script order")

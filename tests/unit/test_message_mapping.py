@@ -9,22 +9,32 @@ import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from commands.messages import (
+    COMMAND_TYPES,
+    AuthorisePayment,
     CancelOrder,
+    CancelShipment,
+    CapturePayment,
     CommitStock,
     ConfirmOrder,
+    DeclinePayment,
+    DispatchShipment,
     Envelope,
     PlaceOrder,
+    RefundPayment,
     RejectOrder,
     ReleaseStock,
+    RequestPayment,
     ReserveStock,
     RestockItem,
+    ScheduleShipment,
+    VoidPayment,
 )
 from commands.outcomes import ACCEPTED, Outcome
 from domain.inventory import StockItem
 from domain.orders import Order
 from domain.payments import Payment
 from domain.shipping import Shipment
-from domain.values import OrderLine
+from domain.values import OrderLine, ShipmentLine
 from infra import message_mapping
 from infra.avro_codec import load_local_schemas
 from infra.settings import REPOSITORY_ROOT
@@ -94,7 +104,20 @@ COMMANDS = [
     ReserveStock("SKU-1", uuid4(), 2),
     ReleaseStock("SKU-1", uuid4()),
     CommitStock("SKU-1", uuid4()),
+    RequestPayment(uuid4(), uuid4(), 2500, "EUR"),
+    AuthorisePayment(uuid4(), "AUTH-1"),
+    DeclinePayment(uuid4(), "insufficient funds"),
+    CapturePayment(uuid4()),
+    VoidPayment(uuid4()),
+    RefundPayment(uuid4(), 500),
+    ScheduleShipment(uuid4(), uuid4(), [ShipmentLine("SKU-1", 2), ShipmentLine("SKU-2", 1)]),
+    DispatchShipment(uuid4(), "DHL", "TRACK-1"),
+    CancelShipment(uuid4(), "order cancelled"),
 ]
+
+
+def test_the_examples_cover_every_command_type() -> None:
+    assert {type(command) for command in COMMANDS} == set(COMMAND_TYPES)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: type(c).__name__)
