@@ -18,7 +18,8 @@ from infra.kafka_gateway import gateway_requests
 from infra.kafka_transactions import commit, transactional_consumer, transactional_producer
 from infra.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command
 from infra.partition_loader import PartitionState, load_partitions
-from infra.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic
+from infra.snapshot_codec import SnapshotCodec
+from infra.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic, snapshots_topic
 
 log = logging.getLogger(__name__)
 GROUP_ID = "streamkeep-commands"
@@ -45,6 +46,7 @@ class CommandProcessor:
         self._codec = codec
         self._context = context
         self._states: dict[int, PartitionState] = {}
+        self._snapshots = SnapshotCodec()
         self._last_pruned = datetime.now(timezone.utc)
         self.ready = threading.Event()  # set once partitions are assigned and loaded
         # One group per context: a member joining for one context does not revoke another's partitions.
@@ -75,14 +77,39 @@ class CommandProcessor:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._states.update(self._load_partitions([tp.partition for tp in partitions]))
+        self._write_owed_snapshots()
         self.ready.set()
+
+    def _write_owed_snapshots(self) -> None:
+        """Partitions replayed from events (history from before snapshots) get every aggregate's snapshot, at once."""
+        owed = {p: state for p, state in self._states.items() if state.unsnapshotted and state.aggregates}
+        if not owed:
+            return
+        self._producer.begin_transaction()
+        for partition, state in owed.items():
+            for aggregate in state.aggregates.values():
+                self._produce_snapshot(partition, aggregate)
+        commit(self._producer)
+        for state in owed.values():
+            state.unsnapshotted = False
+        log.info("%s: wrote the snapshots of partitions %s", self._context, sorted(owed))
+
+    def _produce_snapshot(self, partition: int, aggregate: Any) -> None:
+        headers, value = self._snapshots.encode(aggregate)
+        self._producer.produce(
+            snapshots_topic(self._context),
+            key=str(aggregate.id).encode(),
+            value=value,
+            headers=headers,
+            partition=partition,
+        )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._states.pop(tp.partition, None)
 
     def _load_partitions(self, partitions: list[int]) -> dict[int, PartitionState]:
-        return load_partitions(self._bootstrap, self._codec, self._context, partitions)
+        return load_partitions(self._bootstrap, self._codec, self._snapshots, self._context, partitions)
 
     def _process(self, messages: list[Message]) -> None:
         self._forget_expired_answers()
@@ -148,6 +175,10 @@ class CommandProcessor:
                 )
             for name, record in gateway_requests(decision.events, decision.envelope):
                 self._producer.produce(GATEWAY_TOPIC, value=self._codec.encode(name, record), partition=0)
+        # The aggregates as this batch leaves them, in the same transaction as their events.
+        changed = {(d.partition, d.outcome.aggregate_id) for d in decisions if d.events}
+        for partition, aggregate_id in changed:
+            self._produce_snapshot(partition, self._states[partition].aggregates[aggregate_id])
         if self._producer.flush(30) != 0:
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "events not delivered in time"))
         now = datetime.now(timezone.utc)
@@ -179,6 +210,7 @@ class CommandProcessor:
         """After an abort: forget uncommitted state and go back to the last committed command."""
         assignment = self._consumer.assignment()
         self._states.update(self._load_partitions([tp.partition for tp in assignment]))
+        self._write_owed_snapshots()
         for tp in self._consumer.committed(assignment, timeout=30):
             self._consumer.seek(
                 TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)

@@ -25,6 +25,10 @@ def outcomes_topic(context: str) -> str:
     return f"{context}.outcomes"
 
 
+def snapshots_topic(context: str) -> str:
+    return f"{context}.snapshots"
+
+
 def topic_configs() -> dict[str, dict[str, str]]:
     """Every topic we own with its config; commands, events and outcomes are co-partitioned by aggregate id."""
     configs: dict[str, dict[str, str]] = {}
@@ -32,6 +36,8 @@ def topic_configs() -> dict[str, dict[str, str]]:
         configs[commands_topic(context)] = {"retention.ms": WEEK_MS}
         configs[events_topic(context)] = dict(KEEP_FOREVER)
         configs[outcomes_topic(context)] = {"retention.ms": WEEK_MS}
+        # The latest snapshot per aggregate is all a command processor needs to load: compact, never expire.
+        configs[snapshots_topic(context)] = {"cleanup.policy": "compact", **KEEP_FOREVER}
     # The gateway adapter rebuilds its script by reading this topic from the start: keep it.
     configs[GATEWAY_TOPIC] = dict(KEEP_FOREVER)
     return configs
