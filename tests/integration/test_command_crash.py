@@ -3,8 +3,6 @@
 import asyncio
 import random
 import time
-import uuid
-from collections import Counter
 
 import httpx
 import pytest
@@ -13,6 +11,12 @@ from infra.avro_codec import connect_codec
 from infra.kafka_reader import read_to_end
 from infra.settings import REPOSITORY_ROOT
 from tests.conftest import ORDER
+from tests.integration.command_load import (
+    Answer,
+    assert_orders_in_kafka_exactly_once,
+    client_loop,
+    paying_client_loop,
+)
 from tests.platform import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -21,55 +25,10 @@ LOAD_SECONDS = 40
 CLIENTS = 8
 PAYING_CLIENTS = 2
 KILLS = 4
-RETRY_FOR_S = 90
 # The gateway declines every third request, then approves: each answer must follow the script in request order, once.
 GATEWAY_SCRIPT = [
     {"outcome": "decline", "reason": f"scripted {n}"} if n % 3 == 0 else {"outcome": "approve"} for n in range(1000)
 ]
-
-
-async def send_until_answered(
-    client: httpx.AsyncClient, body: dict, headers: dict, path: str = "/v1/orders"
-) -> tuple[httpx.Response, int]:
-    """Retry with the same Idempotency-Key through 503s and dropped connections, as a careful client would."""
-    deadline = time.monotonic() + RETRY_FOR_S
-    attempts = 0
-    while True:
-        attempts += 1
-        try:
-            answer = await client.post(path, json=body, headers=headers)
-            if answer.status_code != 503:
-                return answer, attempts
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no definitive answer for {body.get('order_id')} within {RETRY_FOR_S} s")
-        await asyncio.sleep(0.5)
-
-
-async def client_loop(base_url: str, stop_at: float, answers: list[tuple[str, str, int, dict, int]]) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
-        while time.monotonic() < stop_at:
-            order_id = str(uuid.uuid4())
-            kind = random.choices(["valid", "rule-broken", "conflict"], weights=[8, 1, 1])[0]
-            body = {**ORDER, "order_id": order_id}
-            if kind == "rule-broken":
-                body["lines"] = [{"sku": "SKU-1", "quantity": 0, "unit_price_cents": 100}]
-            headers = {"Idempotency-Key": f"crash-{order_id}"}
-            if kind == "conflict":
-                headers["If-Match"] = "7"  # the order does not exist: version 0
-            answer, attempts = await send_until_answered(client, body, headers)
-            answers.append((order_id, kind, answer.status_code, answer.json(), attempts))
-
-
-async def paying_client_loop(base_url: str, stop_at: float, payments: list[tuple[str, int]]) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
-        while time.monotonic() < stop_at:
-            payment_id = str(uuid.uuid4())
-            body = {"payment_id": payment_id, "order_id": str(uuid.uuid4()), "amount_cents": 100, "currency": "EUR"}
-            headers = {"Idempotency-Key": f"crash-pay-{payment_id}"}
-            answer, _ = await send_until_answered(client, body, headers, "/v1/payments")
-            payments.append((payment_id, answer.status_code))
 
 
 async def kill_repeatedly(worker, stop_at: float) -> int:  # type: ignore[no-untyped-def]
@@ -86,7 +45,7 @@ async def kill_repeatedly(worker, stop_at: float) -> int:  # type: ignore[no-unt
 
 async def load_with_kills(base_url: str, worker) -> tuple[list, list, int]:  # type: ignore[no-untyped-def]
     stop_at = time.monotonic() + LOAD_SECONDS
-    answers: list[tuple[str, str, int, dict, int]] = []
+    answers: list[Answer] = []
     payments: list[tuple[str, int]] = []
     clients = [client_loop(base_url, stop_at, answers) for _ in range(CLIENTS - PAYING_CLIENTS)]
     paying = [paying_client_loop(base_url, stop_at, payments) for _ in range(PAYING_CLIENTS)]
@@ -103,32 +62,17 @@ def test_every_acknowledged_command_is_in_kafka_exactly_once_despite_kill_minus_
     wait_for(lambda: httpx.post(f"{base_url}/v1/orders", json=ORDER, timeout=10).status_code == 201, 120, "recovery")
 
     assert kills == KILLS
-    codec = connect_codec(env["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
-    stored = Counter()
-    for message in read_to_end(env["KAFKA_BOOTSTRAP_SERVERS"], "orders.events"):
-        record = codec.decode(message.value())[1]
-        stored[(str(record["aggregate_id"]), record["version"])] += 1
-
-    duplicates = {key: n for key, n in stored.items() if n > 1}
-    assert duplicates == {}, f"versions stored more than once: {list(duplicates)[:5]}"
-    acknowledged = [(order_id, body) for order_id, kind, status, body, _ in answers if status == 201]
-    refused = [(order_id, kind, status) for order_id, kind, status, _, _ in answers if status in (409, 422)]
+    assert_orders_in_kafka_exactly_once(env, answers)
     retried = [answer[0] for answer in answers if answer[-1] > 1]
-    assert len(acknowledged) > 100, "the load was too small to mean anything"
     assert retried, "no request had to be retried: the kills did not disturb anything, so this proves nothing"
-    for order_id, body in acknowledged:
-        assert body["order_id"] == order_id
-        assert stored[(order_id, 1)] == 1, f"acknowledged order {order_id} is not in Kafka exactly once"
-    for order_id, kind, status in refused:
-        assert kind != "valid", f"a valid order {order_id} was refused with {status}"
-        assert stored[(order_id, 1)] == 0, f"refused command for {order_id} left an event"
-    assert {kind for _, kind, status, *_ in answers if status == 201} == {"valid"}
+    acknowledged = [answer for answer in answers if answer[2] == 201]
     print(f"{len(answers)} commands, {len(acknowledged)} acknowledged, {len(retried)} retried through {kills} kills")
-    assert_each_payment_answered_once_by_the_script(env, codec, payments)
+    assert_each_payment_answered_once_by_the_script(env, payments)
 
 
-def assert_each_payment_answered_once_by_the_script(env: dict, codec, payments: list[tuple[str, int]]) -> None:  # type: ignore[no-untyped-def]
+def assert_each_payment_answered_once_by_the_script(env: dict, payments: list[tuple[str, int]]) -> None:
     """The gateway adapter was killed with the worker: still every request got the next scripted answer, once."""
+    codec = connect_codec(env["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
     requested = [payment_id for payment_id, status in payments if status == 201]
     assert len(requested) > 20, "too few payments to mean anything"
 
