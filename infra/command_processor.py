@@ -15,7 +15,7 @@ from commands.messages import Command, Envelope
 from commands.outcomes import Outcome
 from infra.avro_codec import AvroCodec, UndecodableMessage
 from infra.kafka_gateway import gateway_requests
-from infra.kafka_transactions import commit, transactional_consumer, transactional_producer
+from infra.kafka_transactions import CALL_TIMEOUT_S, TransactionalLoop
 from infra.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command
 from infra.partition_loader import PartitionState, load_partitions
 from infra.snapshot_codec import SnapshotCodec
@@ -38,7 +38,7 @@ class Decision:
     replay: bool = False
 
 
-class CommandProcessor:
+class CommandProcessor(TransactionalLoop):
     """Consume-decide-produce loop for one context; Kafka transactions make each batch all-or-nothing."""
 
     def __init__(self, bootstrap_servers: str, codec: AvroCodec, context: str = "orders") -> None:
@@ -50,11 +50,10 @@ class CommandProcessor:
         self._last_pruned = datetime.now(timezone.utc)
         self.ready = threading.Event()  # set once partitions are assigned and loaded
         # One group per context: a member joining for one context does not revoke another's partitions.
-        self._consumer = transactional_consumer(bootstrap_servers, f"{GROUP_ID}-{context}")
-        self._producer = transactional_producer(bootstrap_servers, f"{GROUP_ID}-{context}")
+        super().__init__(bootstrap_servers, f"{GROUP_ID}-{context}")
 
     def run(self, stop: threading.Event) -> None:
-        self._producer.init_transactions(30)
+        self._producer.init_transactions(CALL_TIMEOUT_S)
         self._consumer.subscribe(
             [commands_topic(self._context)],
             on_assign=self._on_assign,
@@ -62,7 +61,7 @@ class CommandProcessor:
             on_lost=self._on_revoke,
         )
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self.retired.is_set():
                 # Wait for one command only, then take whatever else is already fetched: a batch never
                 # waits to fill up, so latency stays low when traffic is light.
                 first = self._consumer.poll(0.1)
@@ -73,7 +72,8 @@ class CommandProcessor:
                 if commands:
                     self._process(commands)
         finally:
-            self._consumer.close()
+            if not self.retired.is_set():
+                self._consumer.close()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._states.update(self._load_partitions([tp.partition for tp in partitions]))
@@ -89,7 +89,8 @@ class CommandProcessor:
         for partition, state in owed.items():
             for aggregate in state.aggregates.values():
                 self._produce_snapshot(partition, aggregate)
-        commit(self._producer)
+        with self._watched():
+            self._producer.commit_transaction(CALL_TIMEOUT_S)
         for state in owed.values():
             state.unsnapshotted = False
         log.info("%s: wrote the snapshots of partitions %s", self._context, sorted(owed))
@@ -117,15 +118,12 @@ class CommandProcessor:
         try:
             decisions = [d for d in map(self._decide, messages) if d is not None]
             self._append(decisions)
-            self._producer.send_offsets_to_transaction(
-                self._consumer.position(self._consumer.assignment()), self._consumer.consumer_group_metadata()
-            )
-            commit(self._producer)
+            self._commit_with_consumed_offsets()
         except KafkaException as error:
             if error.args[0].fatal():
                 raise  # e.g. fenced by a newer generation: this process must stop writing
             log.warning("transaction aborted, rewinding: %s", error)
-            self._producer.abort_transaction()
+            self._abort()
             self._rewind()
 
     def _decide(self, message: Message) -> Decision | None:

@@ -12,7 +12,7 @@ from domain.gateway import GatewayAnswer, GatewayScript
 from infra.avro_codec import AvroCodec, UndecodableMessage
 from infra.kafka_gateway import REQUESTED, SCRIPTED
 from infra.kafka_reader import read_to_end
-from infra.kafka_transactions import commit, transactional_consumer, transactional_producer
+from infra.kafka_transactions import CALL_TIMEOUT_S, TransactionalLoop
 from infra.message_mapping import command_to_record
 from infra.topics import GATEWAY_TOPIC, commands_topic
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 GROUP_ID = "streamkeep-gateway"
 
 
-class GatewayAdapter:
+class GatewayAdapter(TransactionalLoop):
     """Consumes payments.gateway (one partition, so one adapter at a time) in a consume-produce transaction.
 
     The script it follows is a fold of the topic up to its committed offset: a restarted adapter reads the
@@ -31,14 +31,13 @@ class GatewayAdapter:
         self._bootstrap = bootstrap_servers
         self._codec = codec
         self._script = GatewayScript()
-        self._consumer = transactional_consumer(bootstrap_servers, GROUP_ID)
-        self._producer = transactional_producer(bootstrap_servers, GROUP_ID)
+        super().__init__(bootstrap_servers, GROUP_ID)
 
     def run(self, stop: threading.Event) -> None:
-        self._producer.init_transactions(30)
+        self._producer.init_transactions(CALL_TIMEOUT_S)
         self._consumer.subscribe([GATEWAY_TOPIC], on_assign=self._on_assign)
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self.retired.is_set():
                 first = self._consumer.poll(0.1)
                 if first is None:
                     continue
@@ -46,7 +45,8 @@ class GatewayAdapter:
                 if batch:
                     self._answer(batch)
         finally:
-            self._consumer.close()
+            if not self.retired.is_set():
+                self._consumer.close()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         committed = consumer.committed(partitions, timeout=30)
@@ -69,15 +69,12 @@ class GatewayAdapter:
         try:
             for message in batch:
                 self._follow(self._script, message, answering=True)
-            self._producer.send_offsets_to_transaction(
-                self._consumer.position(self._consumer.assignment()), self._consumer.consumer_group_metadata()
-            )
-            commit(self._producer)
+            self._commit_with_consumed_offsets()
         except KafkaException as error:
             if error.args[0].fatal():
                 raise
             log.warning("gateway transaction aborted, rewinding: %s", error)
-            self._producer.abort_transaction()
+            self._abort()
             assignment = self._consumer.assignment()
             committed = self._consumer.committed(assignment, timeout=30)
             offset = committed[0].offset if committed and committed[0].offset >= 0 else 0

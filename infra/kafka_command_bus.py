@@ -86,6 +86,8 @@ class KafkaCommandBus:
                     f"the {command.context} context did not answer within {self._timeout_s:g} s"
                 ) from error
         finally:
+            # A delivery failure reported after we stopped waiting has nobody to tell.
+            waiter.cancel()
             waiters = self._waiting.get(envelope.command_id, [])
             if waiter in waiters:
                 waiters.remove(waiter)

@@ -1,12 +1,18 @@
 """The consumer and producer of a consume-transform-produce loop: what makes its Kafka transactions safe."""
 
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from confluent_kafka import Consumer, KafkaException, Producer
 
 SESSION_TIMEOUT_MS = 10_000
 TRANSACTION_TIMEOUT_MS = 10_000
 COMMIT_ATTEMPTS = 5
+# Every transactional call is bounded: librdkafka's default is to wait for ever, e.g. through a broker restart.
+CALL_TIMEOUT_S = 30.0
 
 
 def transactional_consumer(bootstrap_servers: str, group_id: str) -> Consumer:
@@ -45,12 +51,58 @@ def transactional_producer(bootstrap_servers: str, group_id: str) -> Producer:
     )
 
 
-def commit(producer: Producer) -> None:
-    """Commit the open transaction; a retriable error leaves the outcome unknown, so only retrying is safe."""
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+class TransactionalLoop:
+    """A consume-transform-produce loop's clients, and a watch on the calls librdkafka may never return from.
+
+    librdkafka's send_offsets_to_transaction can block for ever, past its timeout, when the group coordinator
+    went away (librdkafka issues #5456 and #5511, seen here after a broker restart). The worker replaces a
+    loop stuck longer than `CALL_TIMEOUT_S` plus a margin: `retire()` closes its consumer so the group moves
+    its partitions, and the stuck producer, should it ever wake, finds itself fenced.
+    """
+
+    def __init__(self, bootstrap_servers: str, group_id: str) -> None:
+        self._consumer = transactional_consumer(bootstrap_servers, group_id)
+        self._producer = transactional_producer(bootstrap_servers, group_id)
+        self._call_since: float | None = None
+        self.retired = threading.Event()
+
+    def stuck_for(self) -> float:
+        since = self._call_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def retire(self) -> None:
+        self.retired.set()
         try:
-            producer.commit_transaction(30)
-            return
-        except KafkaException as error:
-            if not error.args[0].retriable() or attempt == COMMIT_ATTEMPTS:
-                raise
+            self._consumer.close()
+        except RuntimeError:
+            pass  # already closed
+
+    @contextmanager
+    def _watched(self) -> Iterator[None]:
+        self._call_since = time.monotonic()
+        try:
+            yield
+        finally:
+            self._call_since = None
+
+    def _commit_with_consumed_offsets(self) -> None:
+        """Add the consumed positions to the open transaction and commit it."""
+        with self._watched():
+            self._producer.send_offsets_to_transaction(
+                self._consumer.position(self._consumer.assignment()),
+                self._consumer.consumer_group_metadata(),
+                CALL_TIMEOUT_S,
+            )
+        # A retriable commit error leaves the outcome unknown: only retrying the commit is safe.
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                with self._watched():
+                    self._producer.commit_transaction(CALL_TIMEOUT_S)
+                return
+            except KafkaException as error:
+                if not error.args[0].retriable() or attempt == COMMIT_ATTEMPTS:
+                    raise
+
+    def _abort(self) -> None:
+        with self._watched():
+            self._producer.abort_transaction(CALL_TIMEOUT_S)

@@ -2,8 +2,8 @@
 
 import asyncio
 import logging
-import os
 import threading
+from functools import partial
 from typing import Any
 
 from commands.messages import COMMAND_TYPES
@@ -12,10 +12,10 @@ from infra.command_processor import CommandProcessor
 from infra.gateway_adapter import GatewayAdapter
 from infra.postgres_read_models import PostgresReadModels
 from infra.projection_worker import create_projection_app
+from infra.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 ROLES = ("commands", "projections")
-EXIT_PROCESSOR_DIED = 70
 COMMAND_CONTEXTS = tuple(sorted({command.context for command in COMMAND_TYPES}))
 
 
@@ -30,45 +30,27 @@ class Worker:
         self._read_models = read_models
         self._roles = roles
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._processors: list[CommandProcessor] = []
+        self._loops = Supervisor(self._stop)
         self._faust: Any = None
 
     @property
     def ready(self) -> bool:
         """True once every command processor of this process owns and has loaded its partitions."""
-        return all(processor.ready.is_set() for processor in self._processors)
+        return all(loop.ready.is_set() for loop in self._loops.loops if isinstance(loop, CommandProcessor))
 
     async def start(self) -> None:
         if "commands" in self._roles:
             for context in COMMAND_CONTEXTS:
-                processor = CommandProcessor(self._bootstrap, self._codec, context)
-                thread = threading.Thread(
-                    target=self._run_processor, args=(processor,), name=f"{context}-commands", daemon=True
-                )
-                self._processors.append(processor)
-                self._threads.append(thread)
-                thread.start()
+                self._loops.add(f"{context}-commands", partial(CommandProcessor, self._bootstrap, self._codec, context))
             # The simulated payment gateway answers payment requests; one partition, so one adapter works at a time.
-            adapter = GatewayAdapter(self._bootstrap, self._codec)
-            thread = threading.Thread(target=self._run_processor, args=(adapter,), name="payment-gateway", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+            self._loops.add("payment-gateway", partial(GatewayAdapter, self._bootstrap, self._codec))
         if "projections" in self._roles:
             self._faust = create_projection_app(self._bootstrap, self._codec, self._read_models)
             await self._faust.start()
-
-    def _run_processor(self, processor: CommandProcessor | GatewayAdapter) -> None:
-        try:
-            processor.run(self._stop)
-        except BaseException:
-            # A process that cannot write commands any more must not look healthy: die, so it is restarted.
-            log.critical("a command processor stopped on an error", exc_info=True)
-            os._exit(EXIT_PROCESSOR_DIED)
 
     async def stop(self) -> None:
         self._stop.set()
         if self._faust is not None:
             await self._faust.stop()
-        for thread in self._threads:
+        for thread in self._loops.threads:
             await asyncio.to_thread(thread.join, 10)
