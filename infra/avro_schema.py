@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastavro import parse_schema
+from fastavro.schema import UnknownType
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED = frozenset({"record", "error", "enum", "fixed"})
@@ -42,6 +43,8 @@ def parse(text: str | dict[str, Any]) -> AvroSchema:
         root = parse_schema(raw, named_schemas=names)
     except json.JSONDecodeError as error:
         raise MalformedSchema(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except UnknownType as error:
+        raise MalformedSchema(f"not an Avro schema: unknown type {error.name}") from None
     except Exception as error:  # fastavro raises several types for a bad schema, all meaning the same here
         raise MalformedSchema(f"not an Avro schema: {error}") from None
     return AvroSchema(root, names)
