@@ -23,6 +23,11 @@ class AvroSchema:
     names: dict[str, Any]
 
     @property
+    def class_version(self) -> int:
+        """The domain event class version this schema was written for (attribute `class_version`, 1 without)."""
+        return int(self.root.get("class_version", 1)) if isinstance(self.root, dict) else 1
+
+    @property
     def full_name(self) -> str:
         return str(self.root.get("name", "")) if isinstance(self.root, dict) else str(self.root)
 

@@ -1,16 +1,17 @@
 """`schemas check`: local schemas against the registry's versions and against the events Kafka already holds."""
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastavro import schemaless_reader
+from fastavro.validation import ValidationError, validate
 
+from commands.messages import Envelope
+from infra.avro_codec import AvroCodec
 from infra.avro_schema import AvroSchema, MalformedSchema, parse
 from infra.local_schemas import LocalSchemas, read_local_schemas
-from infra.message_mapping import EVENT_TYPES, record_to_event
+from infra.message_mapping import EVENT_TYPES, event_to_record, record_to_event
 from infra.schema_compat import directions, read_problems
 from infra.schema_history import StoredEvent, stored_events
 from infra.schema_levels import CompatibilityLevels, load_levels
@@ -18,6 +19,7 @@ from infra.schema_registry import Registry, UnknownSubject
 from infra.settings import Settings
 
 SAMPLES_PER_SCHEMA_ID = 5
+AVRO = "Avro resolution"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class WriterSchema:
     events: int = 0
     decoded: int = 0
     readable: bool = True
+    read_by: str = AVRO  # or the domain's upcasters, where Avro cannot resolve the writer
 
 
 @dataclass
@@ -64,8 +67,18 @@ class CheckReport:
 
 
 def check_local_files(local: LocalSchemas, report: CheckReport) -> None:
+    """Every file parses, and an event's schema declares the class version its domain event class has."""
     report.local_schemas = len(local.schemas)
     report.failures.extend(Failure(line.split(":", 1)[0], line.split(": ", 1)[1]) for line in local.problems)
+    for subject, schema in sorted(local.schemas.items()):
+        declared, code = schema.schema.class_version, _code_version(subject)
+        if subject in EVENT_TYPES and declared != code:
+            why = f"the schema says class_version {declared}, {EVENT_TYPES[subject].__qualname__} is version {code}"
+            report.failures.append(Failure(subject, why))
+
+
+def _code_version(subject: str) -> int:
+    return int(getattr(EVENT_TYPES.get(subject), "class_version", 1))
 
 
 def check_registry(local: LocalSchemas, registry: Registry, levels: CompatibilityLevels, report: CheckReport) -> None:
@@ -105,6 +118,9 @@ class _History:
     def __init__(self, local: LocalSchemas, registry: Registry, report: CheckReport) -> None:
         self.local, self.registry, self.report = local, registry, report
         self._parsed: dict[int, AvroSchema] = {}  # schema ids never change in a registry
+        self._unresolved: dict[int, list[str]] = {}  # schema id -> why Avro alone cannot read its events
+        # The code's own decoder, over the local schemas under check.
+        self._codec = AvroCodec(registry.client, {s: local.schemas[s].text for s in local.schemas})
 
     def check(self, events: Iterable[StoredEvent], full: bool) -> None:
         self.report.stored_events = 0
@@ -134,26 +150,53 @@ class _History:
             self._fail(writer.subject, why)
             return writer
         problems = read_problems(schema, reader.schema)
-        for problem in problems:
-            self._fail(writer.subject, f"{problem.explain()}: events stored with schema id {schema_id} cannot be read")
+        if problems and schema.class_version < _code_version(writer.subject):
+            # Avro alone cannot read it, but the code reads it as written and upcasts it: decoding decides.
+            writer.read_by = f"upcasters from class version {schema.class_version}"
+            writer.readable = True
+            self._unresolved[schema_id] = [p.explain() for p in problems]
+            return writer
+        self._unreadable(writer, [p.explain() for p in problems])
         writer.readable = not problems
         return writer
 
+    def _unreadable(self, writer: WriterSchema, reasons: list[str], suffix: str = "") -> None:
+        for reason in reasons:
+            self._fail(
+                writer.subject, f"{reason}: events stored with schema id {writer.schema_id} cannot be read{suffix}"
+            )
+
     def _decode(self, event: StoredEvent, writer: WriterSchema) -> None:
-        """Read the event as the code does: Avro resolution to the local schema, then the mapping to a domain event."""
-        reader = self.local.schemas[writer.subject].schema
+        """Read the event as the code does: the codec (Avro resolution, else as written), then mapping and upcasters."""
         try:
-            body = io.BytesIO(event.value[5:])
-            record = schemaless_reader(body, self._writer_schema(writer.schema_id).root, reader.root)
-            if writer.subject in EVENT_TYPES:
-                record_to_event(writer.subject, record)  # type: ignore[arg-type]
+            name, record = self._codec.decode(event.value)
+            if name in EVENT_TYPES:
+                domain_event = record_to_event(name, record)
+                if writer.schema_id in self._unresolved:
+                    self._fits_local_schema(name, domain_event, record)
         except Exception as error:  # whatever the failure, the code cannot read this stored event
             writer.readable = False
             error_text = f"{type(error).__name__}: {error}"
-            why = f"event at {event.where} (schema id {writer.schema_id}) cannot be read: {error_text}"
-            self._fail(writer.subject, why)
+            if writer.schema_id in self._unresolved:
+                # Avro's reasons say what changed; the upcasters' error says why they did not bridge it.
+                suffix = f" (nor by the {writer.read_by}: {error_text} at {event.where})"
+                self._unreadable(writer, self._unresolved[writer.schema_id], suffix)
+            else:
+                self._fail(
+                    writer.subject,
+                    f"event at {event.where} (schema id {writer.schema_id}) cannot be read: {error_text}",
+                )
             return
         writer.decoded += 1
+
+    def _fits_local_schema(self, name: str, domain_event: Any, record: dict[str, Any]) -> None:
+        """An upcast event must also be what the local schema describes, or the code and the schema disagree."""
+        envelope = Envelope(record["command_id"], record["occurred_at"], record["correlation_id"])
+        try:
+            validate(event_to_record(domain_event, envelope)[1], self.local.schemas[name].schema.root)
+        except ValidationError as error:
+            reasons = "; ".join(map(str, error.errors))
+            raise ValueError(f"the upcast event does not fit the local schema: {reasons}") from None
 
     def _writer_schema(self, schema_id: int) -> AvroSchema:
         if schema_id not in self._parsed:

@@ -46,6 +46,11 @@ class Registry:
         # Few, short retries: a registry that is down should be reported in seconds, not after a minute.
         self._client = SchemaRegistryClient({"url": url, "timeout": 10, "max.retries": 1, "retries.wait.ms": 200})
 
+    @property
+    def client(self) -> SchemaRegistryClient:
+        """The underlying client, for the codec that decodes stored events."""
+        return self._client
+
     def subjects(self) -> list[str]:
         with self._answers():
             return sorted(self._client.get_subjects())

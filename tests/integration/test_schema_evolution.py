@@ -4,6 +4,7 @@ resolution to the newest schema, on the embedded event store through eventsourci
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -19,7 +20,10 @@ from fastavro import parse_schema, schemaless_writer
 
 from domain.orders import Order
 from domain.values import OrderLine
+from infra.avro_codec import AvroCodec, load_local_schemas
 from infra.embedded import open_event_store
+from infra.kafka_reader import read_to_end
+from infra.message_mapping import record_to_event
 from infra.schema_registry import Registry
 from tests.conftest import settled
 from tests.platform import ROOT, StreamkeepProcess, free_port, wait_for, wait_ready
@@ -71,9 +75,8 @@ def v1_record(order_id: uuid.UUID) -> dict:
     }
 
 
-@pytest.mark.kafka
-def test_v1_events_in_kafka_are_replayed_projected_and_commanded_as_v3(kafka_platform: dict) -> None:
-    env, base_url = kafka_platform["env"], kafka_platform["base_url"]
+def produce_v1_order(env: dict[str, str]) -> tuple[uuid.UUID, int]:
+    """An OrderPlaced written straight to Kafka by v1 code; returns the order id and the v1 schema id."""
     # The v1 schema as the old code registered it; readers find a writer schema by its id, whatever the subject.
     schema_id = Registry(env["SCHEMA_REGISTRY_URL"]).register("streamkeep-test.orders.OrderPlaced.v1", V1.read_text())
     writer = parse_schema(json.loads(V1.read_text()))
@@ -85,6 +88,13 @@ def test_v1_events_in_kafka_are_replayed_projected_and_commanded_as_v3(kafka_pla
     producer = Producer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"]})
     producer.produce("orders.events", key=str(order_id).encode(), value=value.getvalue())
     assert producer.flush(30) == 0
+    return order_id, schema_id
+
+
+@pytest.mark.kafka
+def test_v1_events_in_kafka_are_replayed_projected_and_commanded_as_v3(kafka_platform: dict) -> None:
+    env, base_url = kafka_platform["env"], kafka_platform["base_url"]
+    order_id, schema_id = produce_v1_order(env)
 
     [event] = replayed(env, str(order_id))
     assert event["type"] == "orders.OrderPlaced"
@@ -148,3 +158,45 @@ def test_v1_events_in_the_embedded_store_are_upcast_by_eventsourcing(tmp_path: P
     [placed, cancelled] = replayed(env, order_id)
     assert placed["data"]["currency_code"] == "EUR" and placed["data"]["channel"] == "web"
     assert cancelled["type"] == "orders.OrderCancelled"
+
+
+def without_the_alias(tmp_path: Path, level: str) -> Path:
+    """The schemas with OrderPlaced's rename left to the upcaster alone (no Avro alias), at the given level."""
+    folder = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", folder)
+    path = folder / "orders.OrderPlaced.avsc"
+    schema = json.loads(path.read_text())
+    next(f for f in schema["fields"] if f["name"] == "currency_code").pop("aliases")
+    path.write_text(json.dumps(schema))
+    (folder / "compatibility.toml").write_text(f'default = "BACKWARD"\n[subjects]\n"orders.OrderPlaced" = "{level}"\n')
+    return folder
+
+
+@pytest.mark.kafka
+def test_where_avro_cannot_resolve_v1_the_upcasters_read_it_from_kafka(kafka_platform: dict, tmp_path: Path) -> None:
+    env = kafka_platform["env"]
+    order_id, schema_id = produce_v1_order(env)
+    folder = without_the_alias(tmp_path, "NONE")
+    # The code's read path (replay, projections and command processors share it): codec, then mapping.
+    codec = AvroCodec(Registry(env["SCHEMA_REGISTRY_URL"]).client, load_local_schemas(folder))
+    [message] = [
+        m for m in read_to_end(env["KAFKA_BOOTSTRAP_SERVERS"], "orders.events") if m.key() == str(order_id).encode()
+    ]
+    name, record = codec.decode(message.value())
+    assert record["class_version"] == 1 and record["currency"] == "EUR"  # read as written: Avro could not resolve it
+    event = record_to_event(name, record)
+    assert (event.currency_code, event.channel, event.mutate(None).total_cents) == ("EUR", "web", 2100)
+
+    result = streamkeep(env, "schemas", "check", "--schemas-dir", str(folder), "--json")
+    report = json.loads(result.stdout)
+    assert report["passed"], report["failures"]
+    [v1_writer] = [w for w in report["writer_schemas"] if w["schema_id"] == schema_id]
+    assert v1_writer["read_by"] == "upcasters from class version 1" and v1_writer["decoded"] >= 1
+
+    # The registry knows nothing of upcasters: under BACKWARD_TRANSITIVE only its versions fail, not the history.
+    strict = streamkeep(
+        env, "schemas", "check", "--schemas-dir", str(without_the_alias(tmp_path / "strict", "BACKWARD_TRANSITIVE"))
+    )
+    assert strict.returncode == 1
+    lines = strict.stdout.splitlines()
+    assert lines and all("currency_code' added without a default: data written with version" in line for line in lines)

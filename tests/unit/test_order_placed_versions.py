@@ -79,3 +79,23 @@ def test_avro_resolution_reads_an_older_record_as_v3(version):
     read = record_to_event("orders.OrderPlaced", schemaless_reader(body, writer, reader))  # type: ignore[arg-type]
     assert (read.currency_code, read.channel) == ("EUR", "web" if version == 1 else "phone")
     assert read.mutate(None).total_cents == 2500
+
+
+@pytest.mark.parametrize(("version", "channel"), [(1, "web"), (2, "phone")])
+def test_a_record_read_as_its_writer_wrote_it_goes_through_the_upcasters(version, channel):
+    # What the codec hands over when Avro cannot resolve a writer: the record as written, with its class version.
+    record = {
+        "aggregate_id": uuid4(),
+        "version": 1,
+        "occurred_at": AT,
+        "command_id": uuid4(),
+        "correlation_id": uuid4(),
+        "customer_id": uuid4(),
+        "currency": "EUR",
+        "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
+        "class_version": version,
+    }
+    if version == 2:
+        record["channel"] = "phone"
+    event = record_to_event("orders.OrderPlaced", record)
+    assert (event.currency_code, event.channel) == ("EUR", channel)
