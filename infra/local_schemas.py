@@ -21,7 +21,7 @@ class LocalSchema:
 @dataclass
 class LocalSchemas:
     schemas: dict[str, LocalSchema] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)  # one line per file that cannot be used
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (file name, why it cannot be used)
 
 
 def read_local_schemas(schemas_dir: Path) -> LocalSchemas:
@@ -32,11 +32,11 @@ def read_local_schemas(schemas_dir: Path) -> LocalSchemas:
         try:
             local = LocalSchema(path, path.read_text(), parse(path.read_text()))
         except MalformedSchema as error:
-            found.problems.append(f"{path.name}: {error}")
+            found.problems.append((path.name, str(error)))
             continue
         if path.stem != local.subject:
             why = f"holds record {local.subject}; the file must be named {local.subject}.avsc"
-            found.problems.append(f"{path.name}: {why}")
+            found.problems.append((path.name, why))
             continue
         found.schemas[local.subject] = local
     return found

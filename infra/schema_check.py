@@ -69,7 +69,7 @@ class CheckReport:
 def check_local_files(local: LocalSchemas, report: CheckReport) -> None:
     """Every file parses, and an event's schema declares the class version its domain event class has."""
     report.local_schemas = len(local.schemas)
-    report.failures.extend(Failure(line.split(":", 1)[0], line.split(": ", 1)[1]) for line in local.problems)
+    report.failures.extend(Failure(file_name, why) for file_name, why in local.problems)
     for subject, schema in sorted(local.schemas.items()):
         declared, code = schema.schema.class_version, _code_version(subject)
         if subject in EVENT_TYPES and declared != code:
@@ -86,13 +86,13 @@ def check_registry(local: LocalSchemas, registry: Registry, levels: Compatibilit
     for subject, schema in sorted(local.schemas.items()):
         level = levels.of(subject)
         backward, forward, transitive = directions(level)
+        if not (backward or forward):
+            continue  # NONE
         try:
             versions = registry.versions(subject)
         except UnknownSubject:
             continue  # a new subject: its first version is compatible with nothing before it
         for number in versions if transitive else versions[-1:]:
-            if not (backward or forward):
-                break
             old = registry.version(subject, number)
             report.registry_versions += 1
             registered = f"version {number} (schema id {old.schema_id})"

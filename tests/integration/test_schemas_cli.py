@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -142,8 +143,8 @@ def test_register_sets_each_subjects_compatibility_level(env):
 
 
 @pytest.fixture
-def three_versions(env) -> str:
-    """OrderPlaced v1, v2 and v3 registered in order under a subject of this test's own."""
+def three_versions(env) -> Iterator[str]:
+    """OrderPlaced v1, v2 and v3 registered in order under a subject of this test's own, deleted afterwards."""
     subject = f"streamkeep-test-{uuid.uuid4().hex[:8]}"
     registry = Registry(env["SCHEMA_REGISTRY_URL"])
     for text in (
@@ -152,7 +153,9 @@ def three_versions(env) -> str:
         SCHEMAS / "orders.OrderPlaced.avsc",
     ):
         registry.register(subject, text.read_text())
-    return subject
+    yield subject
+    registry.client.delete_subject(subject)
+    registry.client.delete_subject(subject, permanent=True)
 
 
 def test_diff_of_known_versions_lists_the_field_changes(env, three_versions):
