@@ -19,3 +19,5 @@ if [ -n "${CI:-}" ]; then
 fi
 eval "$(.venv/bin/streamkeep infra up)"
 .venv/bin/python -m pytest "$@"
+# The test topics now hold events: every local schema must read them, and the registry's versions.
+.venv/bin/streamkeep schemas check

@@ -11,21 +11,43 @@ from domain.values import SUPPORTED_CURRENCIES, OrderLine
 
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
+# Every order placed before sales channels were recorded came through the web shop.
+DEFAULT_CHANNEL = "web"
 
 
 class Order(Aggregate):
     """An order placed by a customer; its id and the time come from the caller."""
 
-    class Placed(Aggregate.Created):
-        customer_id: UUID
-        currency: str
-        lines: list[dict[str, Any]]
+    # v2: the sales channel (snapshots taken before it have none).
+    class_version = 2
 
-    def __init__(self, customer_id: UUID, currency: str, lines: list[dict[str, Any]]) -> None:
+    class Placed(Aggregate.Created):
+        """v2 added the sales channel; v3 renamed `currency` to `currency_code`, the ISO 4217 code it holds."""
+
+        class_version = 3
+        customer_id: UUID
+        currency_code: str
+        lines: list[dict[str, Any]]
+        channel: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["channel"] = DEFAULT_CHANNEL
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["currency_code"] = state.pop("currency")
+
+    def __init__(self, customer_id: UUID, currency_code: str, lines: list[dict[str, Any]], channel: str) -> None:
         self.customer_id = customer_id
-        self.currency = currency
+        self.currency = currency_code
         self.lines = [OrderLine.from_dict(line) for line in lines]
+        self.channel = channel
         self.status = "placed"
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["channel"] = DEFAULT_CHANNEL
 
     @classmethod
     def place(
@@ -36,6 +58,7 @@ class Order(Aggregate):
         currency: str,
         lines: list[OrderLine],
         at: datetime,
+        channel: str = DEFAULT_CHANNEL,
     ) -> "Order":
         _check_lines(lines)
         if currency not in SUPPORTED_CURRENCIES:
@@ -45,8 +68,9 @@ class Order(Aggregate):
             id=order_id,
             timestamp=at,
             customer_id=customer_id,
-            currency=currency,
+            currency_code=currency,
             lines=[line.as_dict() for line in lines],
+            channel=channel,
         )
 
     class Confirmed(Aggregate.Event):

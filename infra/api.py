@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from commands.http import router as command_router
 from infra import problems
 from infra.body_limit import BodyLimit
+from infra.schemas_http import schemas_router
 from infra.settings import Settings
 from projections.queries import router as query_router
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = ()) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.include_router(command_router)
     app.include_router(query_router)
+    app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -8,9 +8,13 @@ from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.read import SchemaResolutionError
 
 MAGIC_BYTE = 0
 _HEADER = struct.Struct(">bI")
+# Set on a record read as written (Avro could not resolve it to the local schema): the class version of its
+# writer schema (the schema's "class_version" attribute, 1 without one), for the domain's upcasters to start from.
+WRITER_CLASS_VERSION = "class_version"
 
 
 class UndecodableMessage(Exception):
@@ -37,6 +41,7 @@ class AvroCodec:
         self._local_text = local_schemas
         self._ids: dict[str, int] = {}
         self._writers: dict[int, tuple[str, Any]] = {}
+        self._read_as_written: set[int] = set()
 
     def register_all(self) -> dict[str, int]:
         """Register every local schema under its record-name subject; returns subject -> schema id."""
@@ -60,12 +65,20 @@ class AvroCodec:
         if magic != MAGIC_BYTE:
             raise UndecodableMessage(f"magic byte {magic}, expected {MAGIC_BYTE}")
         name, writer = self._writer_schema(schema_id)
-        reader = self._local.get(name, writer)
         try:
-            record = schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, reader)
+            return name, self._read(schema_id, data, writer, self._local.get(name, writer))
         except Exception as error:
             raise UndecodableMessage(f"Avro body does not match schema id {schema_id} ({name}): {error}") from error
-        return name, record  # type: ignore[return-value]
+
+    def _read(self, schema_id: int, data: bytes, writer: Any, reader: Any) -> dict[str, Any]:
+        if schema_id not in self._read_as_written:
+            try:
+                return schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, reader)  # type: ignore[return-value]
+            except SchemaResolutionError:
+                self._read_as_written.add(schema_id)
+        record: dict[str, Any] = schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, writer)  # type: ignore[assignment]
+        record[WRITER_CLASS_VERSION] = writer.get(WRITER_CLASS_VERSION, 1) if isinstance(writer, dict) else 1
+        return record
 
     def _writer_schema(self, schema_id: int) -> tuple[str, Any]:
         if schema_id not in self._writers:

@@ -12,6 +12,7 @@ from domain.orders import Order
 from domain.payments import Payment
 from domain.shipping import Shipment
 from domain.values import OrderLine, ShipmentLine
+from infra.avro_codec import WRITER_CLASS_VERSION
 
 # Avro full name (= subject = schemas/<name>.avsc) -> domain event class: the names the contract speaks.
 EVENT_TYPES: dict[str, type] = {
@@ -46,6 +47,7 @@ COMMAND_NAMES: dict[type, str] = {cls: f"{cls.context}.{cls.__name__}" for cls i
 COMMAND_CLASSES: dict[str, type] = {name: cls for cls, name in COMMAND_NAMES.items()}
 ENVELOPE_FIELDS = tuple(f.name for f in dataclasses.fields(Envelope))
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+_RECORD_ENVELOPE = {"aggregate_id", "version", "occurred_at", "command_id", "correlation_id"}
 OUTCOME = "streamkeep.CommandOutcome"
 # The value object each command's `lines` hold; Avro carries them as records.
 LINE_TYPES: dict[type, Any] = {PlaceOrder: OrderLine, ScheduleShipment: ShipmentLine}
@@ -70,7 +72,10 @@ def event_to_record(event: Any, envelope: Envelope) -> tuple[str, dict[str, Any]
 
 
 def record_to_event(name: str, record: dict[str, Any]) -> Any:
+    """The domain event; a record read as an older writer wrote it goes through the event class's upcasters."""
     event_class = EVENT_TYPES[name]
+    state = {key: value for key, value in record.items() if key not in _RECORD_ENVELOPE}
+    upcast(event_class, state, state.pop(WRITER_CLASS_VERSION, getattr(event_class, "class_version", 1)))
     kwargs = {
         "originator_id": record["aggregate_id"],
         "originator_version": record["version"],
@@ -80,8 +85,14 @@ def record_to_event(name: str, record: dict[str, Any]) -> Any:
         kwargs["originator_topic"] = get_topic(AGGREGATE_OF[event_class])
     for field in dataclasses.fields(event_class):
         if field.name not in _BASE_FIELDS:
-            kwargs[field.name] = record[field.name]
+            kwargs[field.name] = state[field.name]
     return event_class(**kwargs)
+
+
+def upcast(event_class: type, state: dict[str, Any], from_version: int) -> None:
+    """eventsourcing's rule: `upcast_vN_vN+1` static methods, applied in turn up to the class's version."""
+    for version in range(from_version, getattr(event_class, "class_version", 1)):
+        getattr(event_class, f"upcast_v{version}_v{version + 1}")(state)
 
 
 def command_to_record(command: Command, envelope: Envelope) -> tuple[str, dict[str, Any]]:

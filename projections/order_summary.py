@@ -52,7 +52,7 @@ def apply(row: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
             "order_id": event.originator_id,
             "customer_id": event.customer_id,
             "status": "placed",
-            "currency": event.currency,
+            "currency": event.currency_code,
             "total_cents": sum(int(line["quantity"]) * int(line["unit_price_cents"]) for line in lines),
             "lines": lines,
             "version": event.originator_version,
