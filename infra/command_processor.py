@@ -81,22 +81,22 @@ class CommandProcessor(TransactionalLoop):
         self.ready.set()
 
     def _write_owed_snapshots(self) -> None:
-        """Partitions replayed from events (history from before snapshots) get every aggregate's snapshot, at once."""
-        owed = {p: state for p, state in self._states.items() if state.unsnapshotted and state.aggregates}
+        """Aggregates rebuilt from events no snapshot covered (e.g. history from before snapshots) get one now."""
+        owed = {p: state for p, state in self._states.items() if state.owed_snapshots}
         if not owed:
             return
         self._producer.begin_transaction()
         for partition, state in owed.items():
-            for aggregate in state.aggregates.values():
-                self._produce_snapshot(partition, aggregate)
+            for aggregate_id in state.owed_snapshots:
+                self._produce_snapshot(partition, state.aggregates[aggregate_id], state.events_offset)
         with self._watched():
             self._producer.commit_transaction(CALL_TIMEOUT_S)
         for state in owed.values():
-            state.unsnapshotted = False
-        log.info("%s: wrote the snapshots of partitions %s", self._context, sorted(owed))
+            state.owed_snapshots.clear()
+        log.info("%s: wrote the owed snapshots of partitions %s", self._context, sorted(owed))
 
-    def _produce_snapshot(self, partition: int, aggregate: Any) -> None:
-        headers, value = self._snapshots.encode(aggregate)
+    def _produce_snapshot(self, partition: int, aggregate: Any, events_offset: int) -> None:
+        headers, value = self._snapshots.encode(aggregate, events_offset)
         self._producer.produce(
             snapshots_topic(self._context),
             key=str(aggregate.id).encode(),
@@ -150,12 +150,13 @@ class CommandProcessor(TransactionalLoop):
 
     def _append(self, decisions: list[Decision]) -> None:
         """Produce the events, learn their offsets, then produce outcomes carrying a consistency token."""
-        last_offsets: dict[UUID, int] = {}
+        last_offsets: dict[UUID, int] = {}  # by command
+        event_offsets: dict[UUID, int] = {}  # by aggregate
 
-        def remember(command_id: UUID):
+        def remember(command_id: UUID, aggregate_id: UUID):
             def on_delivery(error: KafkaError | None, message: Message) -> None:
                 if error is None:
-                    last_offsets[command_id] = message.offset()
+                    last_offsets[command_id] = event_offsets[aggregate_id] = message.offset()
 
             return on_delivery
 
@@ -169,16 +170,18 @@ class CommandProcessor(TransactionalLoop):
                     value=self._codec.encode(name, record),
                     partition=decision.partition,
                     headers=[("event_type", name.encode())],
-                    on_delivery=remember(decision.outcome.command_id),
+                    on_delivery=remember(decision.outcome.command_id, event.originator_id),
                 )
             for name, record in gateway_requests(decision.events, decision.envelope):
                 self._producer.produce(GATEWAY_TOPIC, value=self._codec.encode(name, record), partition=0)
-        # The aggregates as this batch leaves them, in the same transaction as their events.
-        changed = {(d.partition, d.outcome.aggregate_id) for d in decisions if d.events}
-        for partition, aggregate_id in changed:
-            self._produce_snapshot(partition, self._states[partition].aggregates[aggregate_id])
         if self._producer.flush(30) != 0:
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "events not delivered in time"))
+        # The aggregates as this batch leaves them, with where their last event is, in the same transaction.
+        changed = {(d.partition, d.outcome.aggregate_id) for d in decisions if d.events}
+        for partition, aggregate_id in changed:
+            state = self._states[partition]
+            state.events_offset = max(state.events_offset, event_offsets[aggregate_id])
+            self._produce_snapshot(partition, state.aggregates[aggregate_id], event_offsets[aggregate_id])
         now = datetime.now(timezone.utc)
         for decision in sorted(decisions, key=lambda d: d.replay):  # first answers before the replays of them
             state = self._states[decision.partition]

@@ -13,6 +13,7 @@ def read_to_end(
     partitions: list[int] | None = None,
     since: datetime | None = None,
     timeout_s: float | None = 10.0,
+    from_offsets: dict[int, int] | None = None,
 ) -> Iterator[Message]:
     """Yield every committed record that exists now (of the given partitions, from `since`), then stop.
 
@@ -34,7 +35,7 @@ def read_to_end(
             if metadata.error is not None:
                 raise KafkaException(metadata.error)
             partitions = list(metadata.partitions)
-        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
+        starts = [TopicPartition(topic, p, (from_offsets or {}).get(p, OFFSET_BEGINNING)) for p in partitions]
         if since is not None:
             # Kafka finds the first offset at or after the time; a negative answer: nothing that recent.
             wanted = [TopicPartition(topic, p, int(since.timestamp() * 1000)) for p in partitions]

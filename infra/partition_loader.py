@@ -25,8 +25,10 @@ class PartitionState:
 
     aggregates: dict[UUID, Any] = field(default_factory=dict)
     ledger: IdempotencyLedger = field(default_factory=IdempotencyLedger)
-    # Rebuilt from events because no snapshot was found: every aggregate's snapshot is owed to the topic.
-    unsnapshotted: bool = False
+    # Aggregates rebuilt from events no snapshot covered: their snapshots are owed to the topic.
+    owed_snapshots: set[UUID] = field(default_factory=set)
+    # The offset in the events partition up to which the aggregates are known (-1: none yet).
+    events_offset: int = -1
 
     def get(self, aggregate_id: UUID) -> Any:
         return self.aggregates.get(aggregate_id)
@@ -35,24 +37,31 @@ class PartitionState:
 def load_partitions(
     bootstrap: str, codec: AvroCodec, snapshots: SnapshotCodec, context: str, partitions: list[int]
 ) -> dict[int, PartitionState]:
-    """Read the partitions' snapshots (events from the start where there are none) and the last 24 h of outcomes.
+    """Read the partitions' snapshots, the events past what they cover, and the last 24 h of outcomes.
 
-    Every transaction that appends an aggregate's events also writes its snapshot, so a partition with
-    snapshots has one for every aggregate; one without (history from before snapshots) is replayed.
+    Every transaction that appends an aggregate's events also writes its snapshot, naming the offset of its
+    last event; so only events past the highest such offset need replaying: none, unless something else
+    wrote to the topic (history from before snapshots is all replayed, then snapshotted).
     """
     states = {partition: PartitionState() for partition in partitions}
     if not partitions:
         return states
 
     for message in read_to_end(bootstrap, snapshots_topic(context), partitions, timeout_s=None):
-        aggregate = snapshots.decode(message.key(), message.headers() or [], message.value())
-        states[message.partition()].aggregates[aggregate.id] = aggregate
-    unsnapshotted = [partition for partition, state in states.items() if not state.aggregates]
+        aggregate, events_offset = snapshots.decode(message.key(), message.headers() or [], message.value())
+        state = states[message.partition()]
+        state.aggregates[aggregate.id] = aggregate
+        state.events_offset = max(state.events_offset, events_offset)
 
     def apply_event(message: Message) -> None:
         event = record_to_event(*codec.decode(message.value()))
-        aggregates = states[message.partition()].aggregates
-        aggregates[event.originator_id] = event.mutate(aggregates.get(event.originator_id))
+        state = states[message.partition()]
+        current = state.aggregates.get(event.originator_id)
+        # Only the next version applies: a snapshot may already hold an event a partial replay meets again.
+        if event.originator_version == (current.version if current else 0) + 1:
+            state.aggregates[event.originator_id] = event.mutate(current)
+            state.owed_snapshots.add(event.originator_id)
+        state.events_offset = message.offset()
 
     def remember_outcome(message: Message) -> None:
         outcome, key, request_hash = record_to_outcome(codec.decode(message.value())[1])
@@ -61,17 +70,18 @@ def load_partitions(
             states[message.partition()].ledger.remember_entry(key, Remembered(outcome, request_hash, at))
 
     since = datetime.now(timezone.utc) - idempotency.WINDOW
-    for message in read_to_end(bootstrap, events_topic(context), unsnapshotted, timeout_s=None):
+    past_snapshots = {partition: state.events_offset + 1 for partition, state in states.items()}
+    events = read_to_end(bootstrap, events_topic(context), partitions, timeout_s=None, from_offsets=past_snapshots)
+    for message in events:
         apply_event(message)
-        states[message.partition()].unsnapshotted = True
     for message in read_to_end(bootstrap, outcomes_topic(context), partitions, since, timeout_s=None):
         remember_outcome(message)
     log.info(
-        "%s partitions %s loaded: %s aggregates, replayed from events (no snapshots): %s, %s remembered answers",
+        "%s partitions %s loaded: %s aggregates, events replayed past snapshots in: %s, %s remembered answers",
         context,
         partitions,
         sum(len(s.aggregates) for s in states.values()),
-        sorted(p for p, state in states.items() if state.unsnapshotted),
+        sorted(p for p, state in states.items() if state.owed_snapshots),
         sum(len(s.ledger) for s in states.values()),
     )
     return states

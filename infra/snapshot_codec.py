@@ -36,12 +36,18 @@ class SnapshotCodec:
     def __init__(self) -> None:
         self._mapper = _mapper()
 
-    def encode(self, aggregate: Any) -> tuple[list[tuple[str, bytes]], bytes]:
+    def encode(self, aggregate: Any, events_offset: int) -> tuple[list[tuple[str, bytes]], bytes]:
+        """`events_offset`: where the aggregate's last event is in its events partition."""
         stored = self._mapper.to_stored_event(Snapshot.take(aggregate))
-        headers = [("snapshot_topic", stored.topic.encode()), ("version", str(stored.originator_version).encode())]
+        headers = [
+            ("snapshot_topic", stored.topic.encode()),
+            ("version", str(stored.originator_version).encode()),
+            ("events_offset", str(events_offset).encode()),
+        ]
         return headers, stored.state
 
-    def decode(self, key: bytes, headers: list[tuple[str, bytes]], value: bytes) -> Any:
+    def decode(self, key: bytes, headers: list[tuple[str, bytes]], value: bytes) -> tuple[Any, int]:
+        """The aggregate, and the offset of its last event in its events partition."""
         fields = dict(headers)
         stored = StoredEvent(
             originator_id=UUID(key.decode()),
@@ -49,4 +55,5 @@ class SnapshotCodec:
             topic=fields["snapshot_topic"].decode(),
             state=value,
         )
-        return self._mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]
+        aggregate = self._mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]
+        return aggregate, int(fields.get("events_offset", b"-1"))
