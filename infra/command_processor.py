@@ -88,7 +88,7 @@ class CommandProcessor(TransactionalLoop):
         self._producer.begin_transaction()
         for partition, state in owed.items():
             for aggregate_id in state.owed_snapshots:
-                self._produce_snapshot(partition, state.aggregates[aggregate_id], state.events_offset)
+                self._produce_snapshot(partition, state.aggregates.get(aggregate_id), state.events_offset)
         with self._watched():
             self._producer.commit_transaction(CALL_TIMEOUT_S)
         for state in owed.values():
@@ -97,6 +97,8 @@ class CommandProcessor(TransactionalLoop):
 
     def _produce_snapshot(self, partition: int, aggregate: Any, events_offset: int) -> None:
         headers, value = self._snapshots.encode(aggregate, events_offset)
+        # Saved for this process once produced: an abort reloads the partition from Kafka anyway.
+        self._states[partition].aggregates.saved(aggregate.id, (headers, value))
         self._producer.produce(
             snapshots_topic(self._context),
             key=str(aggregate.id).encode(),
@@ -119,6 +121,8 @@ class CommandProcessor(TransactionalLoop):
             decisions = [d for d in map(self._decide, messages) if d is not None]
             self._append(decisions)
             self._commit_with_consumed_offsets()
+            for state in self._states.values():
+                state.aggregates.trim()
         except KafkaException as error:
             if error.args[0].fatal():
                 raise  # e.g. fenced by a newer generation: this process must stop writing
@@ -145,7 +149,7 @@ class CommandProcessor(TransactionalLoop):
         aggregate, events, outcome = decide(command, envelope, state)
         if events:
             # Ahead of the commit: an aborted batch reloads the partition from Kafka (see _rewind).
-            state.aggregates[command.aggregate_id] = aggregate
+            state.aggregates.put(aggregate)
         return Decision(outcome, events, envelope, partition)
 
     def _append(self, decisions: list[Decision]) -> None:
@@ -181,7 +185,7 @@ class CommandProcessor(TransactionalLoop):
         for partition, aggregate_id in changed:
             state = self._states[partition]
             state.events_offset = max(state.events_offset, event_offsets[aggregate_id])
-            self._produce_snapshot(partition, state.aggregates[aggregate_id], event_offsets[aggregate_id])
+            self._produce_snapshot(partition, state.aggregates.get(aggregate_id), event_offsets[aggregate_id])
         now = datetime.now(timezone.utc)
         for decision in sorted(decisions, key=lambda d: d.replay):  # first answers before the replays of them
             state = self._states[decision.partition]

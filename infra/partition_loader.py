@@ -10,6 +10,7 @@ from confluent_kafka import Message
 
 from commands import idempotency
 from commands.idempotency import IdempotencyLedger, Remembered
+from infra.aggregate_store import AggregateStore
 from infra.avro_codec import AvroCodec
 from infra.kafka_reader import read_to_end
 from infra.message_mapping import record_to_event, record_to_outcome
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class PartitionState:
     """What one partition's single writer knows: its aggregates and the answers it owes to retries."""
 
-    aggregates: dict[UUID, Any] = field(default_factory=dict)
+    aggregates: AggregateStore
     ledger: IdempotencyLedger = field(default_factory=IdempotencyLedger)
     # Aggregates rebuilt from events no snapshot covered: their snapshots are owed to the topic.
     owed_snapshots: set[UUID] = field(default_factory=set)
@@ -32,6 +33,10 @@ class PartitionState:
 
     def get(self, aggregate_id: UUID) -> Any:
         return self.aggregates.get(aggregate_id)
+
+    @classmethod
+    def empty(cls, snapshots: SnapshotCodec) -> "PartitionState":
+        return cls(AggregateStore(snapshots))
 
 
 def load_partitions(
@@ -43,15 +48,16 @@ def load_partitions(
     last event; so only events past the highest such offset need replaying: none, unless something else
     wrote to the topic (history from before snapshots is all replayed, then snapshotted).
     """
-    states = {partition: PartitionState() for partition in partitions}
+    states = {partition: PartitionState.empty(snapshots) for partition in partitions}
     if not partitions:
         return states
 
     for message in read_to_end(bootstrap, snapshots_topic(context), partitions, timeout_s=None):
-        aggregate, events_offset = snapshots.decode(message.key(), message.headers() or [], message.value())
+        # Kept as bytes: an aggregate is decoded only when a command needs it.
+        headers = message.headers() or []
         state = states[message.partition()]
-        state.aggregates[aggregate.id] = aggregate
-        state.events_offset = max(state.events_offset, events_offset)
+        state.aggregates.load_snapshot(UUID(message.key().decode()), (headers, message.value()))
+        state.events_offset = max(state.events_offset, snapshots.events_offset(headers))
 
     def apply_event(message: Message) -> None:
         event = record_to_event(*codec.decode(message.value()))
@@ -59,7 +65,7 @@ def load_partitions(
         current = state.aggregates.get(event.originator_id)
         # Only the next version applies: a snapshot may already hold an event a partial replay meets again.
         if event.originator_version == (current.version if current else 0) + 1:
-            state.aggregates[event.originator_id] = event.mutate(current)
+            state.aggregates.put(event.mutate(current))
             state.owed_snapshots.add(event.originator_id)
         state.events_offset = message.offset()
 

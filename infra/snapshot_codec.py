@@ -56,4 +56,9 @@ class SnapshotCodec:
             state=value,
         )
         aggregate = self._mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]
-        return aggregate, int(fields.get("events_offset", b"-1"))
+        return aggregate, self.events_offset(headers)
+
+    @staticmethod
+    def events_offset(headers: list[tuple[str, bytes]]) -> int:
+        """Where the snapshot's aggregate had its last event (-1 from snapshots that did not say)."""
+        return int(dict(headers).get("events_offset", b"-1"))
