@@ -30,6 +30,8 @@ def topic_configs() -> dict[str, dict[str, str]]:
         configs[commands_topic(context)] = {"retention.ms": WEEK_MS}
         configs[events_topic(context)] = dict(KEEP_FOREVER)
         configs[outcomes_topic(context)] = {"retention.ms": WEEK_MS}
+        # Dead letters wait for a person to look at them: kept as long as the events they came from.
+        configs[f"{events_topic(context)}.dlq"] = dict(KEEP_FOREVER)
     return configs
 
 
