@@ -13,8 +13,11 @@ def read_to_end(
     partitions: list[int] | None = None,
     since: datetime | None = None,
     timeout_s: float | None = 10.0,
+    from_offsets: dict[int, int] | None = None,
 ) -> Iterator[Message]:
     """Yield every committed record that exists now (of the given partitions, from `since`), then stop.
+
+    `from_offsets` starts each partition it names at that offset (and reads only those partitions).
 
     `timeout_s=None` waits as long as it takes: an open transaction of a killed writer holds back
     read_committed readers until Kafka aborts it, and a command processor must outwait that.
@@ -29,6 +32,8 @@ def read_to_end(
         }
     )
     try:
+        if from_offsets is not None:
+            partitions = sorted(from_offsets)
         if partitions is None:
             metadata = consumer.list_topics(topic, timeout=timeout_s or 30.0).topics[topic]
             if metadata.error is not None:
@@ -39,6 +44,8 @@ def read_to_end(
             # Kafka finds the first offset at or after the time; a negative answer: nothing that recent.
             wanted = [TopicPartition(topic, p, int(since.timestamp() * 1000)) for p in partitions]
             starts = [tp for tp in consumer.offsets_for_times(wanted, timeout=30) if tp.offset >= 0]
+        if from_offsets is not None:
+            starts = [TopicPartition(topic, p, from_offsets[p]) for p in partitions]
         if not starts:
             return
         consumer.assign(starts)

@@ -10,7 +10,7 @@ from confluent_kafka import Message
 
 from commands import idempotency
 from commands.idempotency import IdempotencyLedger, Remembered
-from infra.avro_codec import AvroCodec
+from infra.avro_codec import AvroCodec, UndecodableMessage
 from infra.kafka_reader import read_to_end
 from infra.message_mapping import record_to_event, record_to_outcome
 from infra.topics import events_topic, outcomes_topic
@@ -36,7 +36,12 @@ def load_partitions(bootstrap: str, codec: AvroCodec, context: str, partitions: 
         return states
 
     def apply_event(message: Message) -> None:
-        event = record_to_event(*codec.decode(message.value()))
+        try:
+            event = record_to_event(*codec.decode(message.value()))
+        except (UndecodableMessage, KeyError, TypeError, ValueError) as error:
+            # Not an event of ours (an outside client wrote it): the projections dead-letter it; no aggregate has it.
+            log.warning("skipping %s/%s@%s: %s", message.topic(), message.partition(), message.offset(), error)
+            return
         aggregates = states[message.partition()].aggregates
         aggregates[event.originator_id] = event.mutate(aggregates.get(event.originator_id))
 
