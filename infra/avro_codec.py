@@ -52,6 +52,10 @@ class AvroCodec:
         schemaless_writer(buffer, self._local[name], record)
         return buffer.getvalue()
 
+    def schema(self, name: str) -> Any:
+        """The parsed local schema of a record name (the reader schema decode() gives records in)."""
+        return self._local[name]
+
     def decode(self, data: bytes | None) -> tuple[str, dict[str, Any]]:
         """Return (record full name, record) read with the local (newest) schema of that name."""
         if data is None or len(data) < _HEADER.size:

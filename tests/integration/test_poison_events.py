@@ -2,9 +2,6 @@
 
 import io
 import json
-import os
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -13,7 +10,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import parse_schema, schemaless_writer
 
 from tests.conftest import ORDER, settled
-from tests.platform import ROOT, wait_for
+from tests.platform import run_cli, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -21,14 +18,7 @@ STRANGER = {"type": "record", "name": "Stranger", "namespace": "test", "fields":
 
 
 def _projections(env: dict[str, str]) -> list[dict]:
-    result = subprocess.run(
-        [sys.executable, "-m", "infra", "projections", "--json", "--interval", "0"],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli(["projections", "--json", "--interval", "0"], env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
