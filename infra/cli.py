@@ -101,11 +101,13 @@ def _mount_subcommands() -> None:
     from infra.bench_cli import bench_app
     from infra.infra_cli import infra_app
     from infra.projections_cli import projections
+    from infra.rebuild_cli import rebuild
     from infra.replay_cli import replay
 
     app.add_typer(infra_app, name="infra", help="Local Kafka, schema registry and PostgreSQL, without Docker.")
     app.command()(replay)
     app.command()(projections)
+    app.command()(rebuild)
     app.add_typer(bench_app, name="bench", help="Measure Streamkeep under load against a baseline.")
 
 

@@ -20,6 +20,8 @@ class Window:
     until: datetime | None = None
     from_offset: int | None = None
     partition: int | None = None
+    starts: dict[int, int] | None = None  # per partition: the first offset to read
+    ends: dict[int, int] | None = None  # per partition: the offset to stop before (only these partitions)
 
 
 def stream(bootstrap_servers: str, topic: str, window: Window, follow: bool = False) -> Iterator[Message]:
@@ -72,7 +74,7 @@ def _bounds(consumer: Consumer, topic: str, window: Window, follow: bool) -> tup
     metadata = consumer.list_topics(topic, timeout=30).topics[topic]
     if metadata.error is not None:
         raise KafkaException(metadata.error)
-    partitions = sorted(metadata.partitions)
+    partitions = sorted(metadata.partitions if window.ends is None else window.ends)
     if window.partition is not None:
         if window.partition not in partitions:
             raise ValueError(f"{topic} has no partition {window.partition} (it has {len(partitions)})")
@@ -82,12 +84,12 @@ def _bounds(consumer: Consumer, topic: str, window: Window, follow: bool) -> tup
     starts, ends = {}, {}
     for p in partitions:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
-        start = max(low, window.from_offset or 0)
+        start = max(low, window.from_offset or 0, (window.starts or {}).get(p, 0))
         if window.since is not None:
             at = since[p]
             start = max(start, at if at is not None else high)
         starts[p] = start
-        end = until.get(p)
+        end = until.get(p) if window.ends is None else window.ends[p]
         if end is not None:
             ends[p] = end
         elif not follow:
@@ -100,3 +102,17 @@ def _offsets_at(consumer: Consumer, topic: str, partitions: list[int], at: datet
     wanted = [TopicPartition(topic, p, int(at.timestamp() * 1000)) for p in partitions]
     found = consumer.offsets_for_times(wanted, timeout=30)
     return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in found}
+
+
+def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
+    """Each partition's end offset now (the next offset Kafka will write)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": "streamkeep-ends", "isolation.level": "read_committed"}
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=30).topics[topic]
+        if metadata.error is not None:
+            raise KafkaException(metadata.error)
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in metadata.partitions}
+    finally:
+        consumer.close()

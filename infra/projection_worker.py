@@ -95,9 +95,14 @@ def _sender(dead_letters: DeadLetters, raw: dict[tuple[str, int, int], Any]) -> 
 
 
 def _positioned(codec: AvroCodec, message: Any) -> PositionedEvent:
-    position = (message.topic, message.partition, message.offset)
+    return decode_event(codec, message.topic, message.partition, message.offset, message.value)
+
+
+def decode_event(codec: AvroCodec, topic: str, partition: int, offset: int, value: bytes | None) -> PositionedEvent:
+    """The domain event at a position, or, for a poison record, why it is not one."""
+    position = (topic, partition, offset)
     try:
-        return PositionedEvent(*position, record_to_event(*codec.decode(message.value)))
+        return PositionedEvent(*position, record_to_event(*codec.decode(value)))
     except UndecodableMessage as error:
         return PositionedEvent(*position, None, f"undecodable: {error}")
     except KeyError as error:

@@ -32,9 +32,6 @@ CREATE TABLE IF NOT EXISTS {table} (
     ]
 
 
-INDEXES = ("by_customer",)
-
-
 def upsert_sql(table: str) -> str:
     return f"""
 INSERT INTO {table} (order_id, customer_id, placed_at, status, currency, total_cents, version)
