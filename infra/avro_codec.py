@@ -65,6 +65,8 @@ class AvroCodec:
             raise UndecodableMessage(f"magic byte {magic}, expected {MAGIC_BYTE}")
         name, writer = self._writer_schema(schema_id)
         reader = self._local.get(name, writer)
+        # The same schema needs no resolution; passing it as reader anyway makes fastavro compare them per call.
+        reader = None if reader is writer else reader
         try:
             record = schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, reader)
         except Exception as error:

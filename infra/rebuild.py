@@ -127,11 +127,14 @@ class Rebuild:
         window = Window(starts=starts, ends=ends)
         messages = stream(self._bootstrap, self._topic, window)
         applied = 0
+        taking = asyncio.ensure_future(asyncio.to_thread(_take, messages, self._codec, self._batch))
         while True:
-            batch = await asyncio.to_thread(_take, messages, self._codec, self._batch)
+            batch = await taking
             if not batch:
                 progress(applied, applied)
                 return applied
+            # Decode the next batch while PostgreSQL writes this one (its waits release the GIL).
+            taking = asyncio.ensure_future(asyncio.to_thread(_take, messages, self._codec, self._batch))
             await apply_batch(conn, target, batch)
             if commit:
                 await conn.commit()
