@@ -1,10 +1,11 @@
 """The `rebuild` and `replay` scenarios: throughput over a history of N events, each beside a baseline.
 
-rebuild: `streamkeep rebuild order_summary --json` as a process; baseline: the same number of rows upserted
-into a scratch table with batched executemany, PostgreSQL alone. replay: `streamkeep replay --format json` to a
-pipe; baseline: the same topic consumed with confluent-kafka and nothing else.
+rebuild: `streamkeep rebuild order_summary --json` as a process; baseline: as many rows (up to 200,000) written
+into a scratch table the way the rebuild writes them (COPY + merge), PostgreSQL alone. replay: `streamkeep replay
+--format json` to a pipe; baseline: the same topic consumed with confluent-kafka and nothing else.
 """
 
+import asyncio
 import json
 import os
 import subprocess
@@ -18,10 +19,12 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
+from psycopg import AsyncConnection
 
 from bench.history import TOPIC, ensure_history
 from bench.processes import BenchError, peak_rss_mb
 from infra.event_stream import end_offsets
+from infra.projection_writer import Target, create_tables, write_rows
 from infra.settings import REPOSITORY_ROOT, Settings
 
 BASELINE_BATCH = 5000
@@ -164,19 +167,21 @@ def _rows(database_url: str) -> int:
 
 
 def _upsert_baseline(database_url: str, rows: int) -> float:
-    """PostgreSQL alone: order_summary-shaped rows upserted with batched executemany into a scratch table."""
-    from psycopg.types.json import Jsonb
+    """PostgreSQL alone: order_summary rows written the way a rebuild writes them (COPY to a staging table,
+    merged by the projection's upsert), a transaction per batch, into a scratch table."""
+    return asyncio.run(_write_scratch(database_url, rows))
 
+
+async def _write_scratch(database_url: str, rows: int) -> float:
     from projections import order_summary
 
-    table = "bench_upsert_baseline"
+    target = Target(order_summary, "bench_upsert_baseline", "bench_upsert_baseline")
     at = datetime.now(timezone.utc)
-    lines = Jsonb([{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}])
-    with psycopg.connect(database_url) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
-        for statement in order_summary.create_sql(table):
-            conn.execute(statement)
-        conn.commit()
+    lines = [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}]
+    async with await AsyncConnection.connect(database_url) as conn:
+        await conn.execute(f"DROP TABLE IF EXISTS {target.table}")
+        await create_tables(conn, target)
+        await conn.commit()
         started = time.monotonic()
         for start in range(0, rows, BASELINE_BATCH):
             batch = [
@@ -193,12 +198,11 @@ def _upsert_baseline(database_url: str, rows: int) -> float:
                 }
                 for _ in range(min(BASELINE_BATCH, rows - start))
             ]
-            with conn.cursor() as cursor:
-                cursor.executemany(order_summary.upsert_sql(table), batch)
-            conn.commit()
+            await write_rows(conn, target, batch)
+            await conn.commit()
         elapsed = time.monotonic() - started
-        conn.execute(f"DROP TABLE {table}")
-        conn.commit()
+        await conn.execute(f"DROP TABLE {target.table}")
+        await conn.commit()
     return rows / elapsed if elapsed else 0.0
 
 

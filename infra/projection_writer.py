@@ -125,9 +125,7 @@ async def apply_batch(conn: AsyncConnection[Any], target: Target, batch: Sequenc
             changed.add(row_key)
     if changed:
         # Sorted keys: concurrent writers lock rows in one order and cannot deadlock.
-        await cursor.executemany(
-            projection.upsert_sql(target.table), [_for_sql(projection, rows[k]) for k in sorted(changed)]
-        )
+        await write_rows(conn, target, [rows[k] for k in sorted(changed, key=str)])
     ends: dict[tuple[str, int], int] = {}
     for positioned in fresh:
         ends[(positioned.topic, positioned.partition)] = max(
@@ -151,8 +149,23 @@ async def _current_rows(conn: AsyncConnection[Any], target: Target, keys: set[An
     return {row[key]: row for row in await cursor.fetchall()}
 
 
-def _for_sql(projection: ModuleType, row: dict[str, Any]) -> dict[str, Any]:
-    return {k: Jsonb(v) if k in projection.JSON_COLUMNS else v for k, v in row.items()}
+async def write_rows(conn: AsyncConnection[Any], target: Target, rows: list[dict[str, Any]]) -> None:
+    """COPY the rows into a session-private staging table, then merge them with the projection's upsert: a
+    fraction of the per-row cost of executemany."""
+    projection = target.projection
+    staged = f"staged_{target.table}"
+    await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {target.table}) ON COMMIT DELETE ROWS")
+    json_columns = [i for i, column in enumerate(projection.COLUMNS) if column in projection.JSON_COLUMNS]
+    cursor = conn.cursor()
+    async with cursor.copy(f"COPY {staged} ({', '.join(projection.COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            values = [row[column] for column in projection.COLUMNS]
+            for i in json_columns:
+                values[i] = Jsonb(values[i])
+            await copy.write_row(values)
+    await conn.execute(projection.upsert_sql(target.table, staged))
+    # ON COMMIT DELETE ROWS empties it at commit; a second write in the same transaction must not see these.
+    await conn.execute(f"DELETE FROM {staged}")
 
 
 async def checkpoints(conn: AsyncConnection[Any], name: str) -> dict[tuple[str, int], int]:

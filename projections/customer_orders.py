@@ -32,10 +32,12 @@ CREATE TABLE IF NOT EXISTS {table} (
     ]
 
 
-def upsert_sql(table: str) -> str:
+COLUMNS = ("order_id", "customer_id", "placed_at", "status", "currency", "total_cents", "version")
+
+
+def upsert_sql(table: str, staged: str) -> str:
     return f"""
-INSERT INTO {table} (order_id, customer_id, placed_at, status, currency, total_cents, version)
-VALUES (%(order_id)s, %(customer_id)s, %(placed_at)s, %(status)s, %(currency)s, %(total_cents)s, %(version)s)
+INSERT INTO {table} ({", ".join(COLUMNS)}) SELECT {", ".join(COLUMNS)} FROM {staged}
 ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version
 WHERE {table}.version < EXCLUDED.version
 """

@@ -29,11 +29,13 @@ CREATE TABLE IF NOT EXISTS {table} (
     ]
 
 
-def upsert_sql(table: str) -> str:
+COLUMNS = ("day", "placed", "units", "gross_cents", "confirmed", "cancelled", "rejected")
+
+
+def upsert_sql(table: str, staged: str) -> str:
     # No version guard can exist for a sum: the checkpoint, written in the same transaction, keeps it exact.
     return f"""
-INSERT INTO {table} (day, placed, units, gross_cents, confirmed, cancelled, rejected)
-VALUES (%(day)s, %(placed)s, %(units)s, %(gross_cents)s, %(confirmed)s, %(cancelled)s, %(rejected)s)
+INSERT INTO {table} ({", ".join(COLUMNS)}) SELECT {", ".join(COLUMNS)} FROM {staged}
 ON CONFLICT (day) DO UPDATE SET placed = EXCLUDED.placed, units = EXCLUDED.units,
     gross_cents = EXCLUDED.gross_cents, confirmed = EXCLUDED.confirmed, cancelled = EXCLUDED.cancelled,
     rejected = EXCLUDED.rejected

@@ -26,10 +26,12 @@ CREATE TABLE IF NOT EXISTS {table} (
     ]
 
 
-def upsert_sql(table: str) -> str:
+COLUMNS = ("item_id", "sku", "on_hand", "reserved", "available", "version", "updated_at")
+
+
+def upsert_sql(table: str, staged: str) -> str:
     return f"""
-INSERT INTO {table} (item_id, sku, on_hand, reserved, available, version, updated_at)
-VALUES (%(item_id)s, %(sku)s, %(on_hand)s, %(reserved)s, %(available)s, %(version)s, %(updated_at)s)
+INSERT INTO {table} ({", ".join(COLUMNS)}) SELECT {", ".join(COLUMNS)} FROM {staged}
 ON CONFLICT (item_id) DO UPDATE SET on_hand = EXCLUDED.on_hand, reserved = EXCLUDED.reserved,
     available = EXCLUDED.available, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
 WHERE {table}.version < EXCLUDED.version
