@@ -31,6 +31,7 @@ from infra.projection_writer import (
 REBUILD_LOCK = 0x5EC0_0002  # advisory lock class: one rebuild per projection at a time
 BATCH = 5000
 CATCH_UP_WAIT_S = 30.0  # how long the swap waits for the live projection to reach the rebuilt position
+STALLED_S = 2.0  # a live checkpoint that has not moved for this long has no worker behind it: stop waiting
 
 Progress = Callable[[int, int], None]  # (events done, events in total)
 
@@ -144,6 +145,8 @@ class Rebuild:
     async def _swap(self, conn: AsyncConnection[Any], diff: bool, result: RebuildResult) -> int:
         """One transaction: hold the live checkpoint, top `__next` up to it, diff, rename; returns events topped up."""
         deadline = time.monotonic() + CATCH_UP_WAIT_S
+        last_seen: dict[int, int] | None = None
+        moved_at = time.monotonic()
         while True:
             cursor = await conn.execute(
                 'SELECT partition, "offset" FROM projection_checkpoints WHERE projection = %s AND topic = %s'
@@ -156,7 +159,10 @@ class Rebuild:
             }
             ahead = any(o > live.get(p, -1) for p, o in rebuilt.items())
             # Let the live worker reach where the rebuild got: then both stand at one position and can be compared.
-            if ahead and time.monotonic() < deadline:
+            if live != last_seen:
+                last_seen, moved_at = live, time.monotonic()
+            now = time.monotonic()
+            if ahead and now < deadline and now - moved_at < STALLED_S:
                 await conn.rollback()
                 await asyncio.sleep(0.2)
                 continue

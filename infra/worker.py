@@ -32,6 +32,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._processors: list[CommandProcessor] = []
         self._faust: Any = None
+        self._watch: Any = None
 
     @property
     def ready(self) -> bool:
@@ -51,6 +52,16 @@ class Worker:
         if "projections" in self._roles:
             self._faust = create_projection_app(self._bootstrap, self._codec, self._read_models)
             await self._faust.start()
+            self._watch = asyncio.ensure_future(self._exit_if_projections_crash())
+
+    async def _exit_if_projections_crash(self) -> None:
+        # Faust marks the app crashed (e.g. a fetcher that cannot decompress a batch) and idles: die instead,
+        # as the command processors do, so a supervisor sees it and the lag does not grow unnoticed.
+        while not self._stop.is_set():
+            await asyncio.sleep(1)
+            if self._faust.crashed:
+                log.critical("the projections stopped on an error: %r", self._faust.crash_reason)
+                os._exit(EXIT_PROCESSOR_DIED)
 
     def _run_processor(self, processor: CommandProcessor) -> None:
         try:
@@ -62,6 +73,8 @@ class Worker:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._watch is not None:
+            self._watch.cancel()
         if self._faust is not None:
             await self._faust.stop()
         for thread in self._threads:
