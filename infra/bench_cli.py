@@ -67,11 +67,11 @@ def replay(events: Events = 1_000_000, baseline: Baseline = True, json_: Json = 
     _print(_measured(read_side.replay, events, baseline), json_)
 
 
-def _measured(scenario, events: int, baseline: bool):  # type: ignore[no-untyped-def]
+def _measured(scenario, *options):  # type: ignore[no-untyped-def]
     from bench.processes import BenchError
 
     try:
-        return scenario(load_settings(), events, baseline)
+        return scenario(load_settings(), *options)
     except BenchError as error:
         raise CliError(str(error)) from error
 
@@ -100,13 +100,9 @@ def queries(
     json_: Json = False,
 ) -> None:
     """GET /v1/orders/{id} at a fixed rate against `streamkeep serve` with N orders stored: latency percentiles."""
-    from bench.processes import BenchError
     from bench.queries import QueriesOptions, run
 
-    try:
-        result = run(load_settings(), QueriesOptions(orders, rate, duration, concurrency, clients))
-    except BenchError as error:
-        raise CliError(str(error)) from error
+    result = _measured(run, QueriesOptions(orders, rate, duration, concurrency, clients))
     if json_:
         typer.echo(json.dumps(result.as_json()))
     else:
