@@ -90,6 +90,8 @@ def _sample_ids(database_url: str) -> tuple[str, ...]:
         found = conn.execute(
             "SELECT order_id::text FROM order_summary TABLESAMPLE SYSTEM (5) LIMIT %s", (SAMPLE,)
         ).fetchall()
+        if len(found) < SAMPLE // 10:  # a small table: a 5% sample of its pages may be none of them
+            found = conn.execute("SELECT order_id::text FROM order_summary LIMIT %s", (SAMPLE,)).fetchall()
     if not found:
         raise BenchError("order_summary is empty")
     return tuple(order_id for (order_id,) in found)
