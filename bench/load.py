@@ -3,6 +3,7 @@
 import asyncio
 import json
 import multiprocessing
+import random
 import time
 import uuid
 from collections import Counter
@@ -15,7 +16,8 @@ DRAIN_TIMEOUT_S = 20.0
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """What to send: POST `path` with `body_template` (`{id}` becomes a fresh UUID per request)."""
+    """What to send: POST `path` with `body_template` (`{id}` becomes a fresh UUID per request), or, with
+    `get_ids`, GET `path` with `{id}` replaced by one of those ids at random."""
 
     host: str
     port: int
@@ -24,6 +26,11 @@ class LoadPlan:
     duration_s: float
     connections: int
     rate: float | None = None  # commands/s for an open loop; None: each connection sends as fast as answered
+    get_ids: tuple[str, ...] = ()
+
+    @property
+    def ok_status(self) -> int:
+        return 200 if self.get_ids else 201
 
 
 @dataclass
@@ -123,8 +130,9 @@ async def _connection(
             stream = None
             continue
         result.statuses[str(status)] += 1
-        if status == 201:
+        if status == plan.ok_status:
             result.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+        if status == 201:
             answer = json.loads(body)
             result.acks.append((answer["order_id"], answer["version"]))
         if not keep_alive:
@@ -136,12 +144,20 @@ async def _connection(
 async def _exchange(
     plan: LoadPlan, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> tuple[int, bytes, bool]:
+    if plan.get_ids:
+        path = plan.path.replace("{id}", random.choice(plan.get_ids))
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n\r\n".encode())
+        return await _answer(reader)
     body = plan.body_template.replace("{id}", str(uuid.uuid4())).encode()
     writer.write(
         f"POST {plan.path} HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
+    return await _answer(reader)
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     headers = head.lower()

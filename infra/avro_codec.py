@@ -57,6 +57,10 @@ class AvroCodec:
         schemaless_writer(buffer, self._local[name], record)
         return buffer.getvalue()
 
+    def schema(self, name: str) -> Any:
+        """The parsed local schema of a record name (the reader schema decode() gives records in)."""
+        return self._local[name]
+
     def decode(self, data: bytes | None) -> tuple[str, dict[str, Any]]:
         """Return (record full name, record) read with the local (newest) schema of that name."""
         if data is None or len(data) < _HEADER.size:
@@ -65,8 +69,11 @@ class AvroCodec:
         if magic != MAGIC_BYTE:
             raise UndecodableMessage(f"magic byte {magic}, expected {MAGIC_BYTE}")
         name, writer = self._writer_schema(schema_id)
+        reader = self._local.get(name, writer)
+        # The same schema needs no resolution; passing it as reader anyway makes fastavro compare them per call.
+        reader = None if reader is writer else reader
         try:
-            return name, self._read(schema_id, data, writer, self._local.get(name, writer))
+            return name, self._read(schema_id, data, writer, reader)
         except Exception as error:
             raise UndecodableMessage(f"Avro body does not match schema id {schema_id} ({name}): {error}") from error
 

@@ -44,3 +44,66 @@ def commands(
         typer.echo(json.dumps(result.as_json()))
     else:
         result.print_table(Console())
+
+
+Events = Annotated[int, typer.Option(min=1, help="Events the history must hold (written first when fewer).")]
+Baseline = Annotated[bool, typer.Option(help="Also measure the baseline (PostgreSQL or Kafka client alone).")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a line.")]
+
+
+@bench_app.command()
+def rebuild(events: Events = 1_000_000, baseline: Baseline = True, json_: Json = False) -> None:
+    """`streamkeep rebuild order_summary` over N events: events/s, peak RSS; baseline: batched upserts alone."""
+    from bench import read_side
+
+    _print(_measured(read_side.rebuild, events, baseline), json_)
+
+
+@bench_app.command()
+def replay(events: Events = 1_000_000, baseline: Baseline = True, json_: Json = False) -> None:
+    """`streamkeep replay --format json` over N events to a pipe: events/s, peak RSS; baseline: consume alone."""
+    from bench import read_side
+
+    _print(_measured(read_side.replay, events, baseline), json_)
+
+
+def _measured(scenario, *options):  # type: ignore[no-untyped-def]
+    from bench.processes import BenchError
+
+    try:
+        return scenario(load_settings(), *options)
+    except BenchError as error:
+        raise CliError(str(error)) from error
+
+
+def _print(result, json_: bool) -> None:  # type: ignore[no-untyped-def]
+    figures = result.as_json()
+    if json_:
+        typer.echo(json.dumps(figures))
+        return
+    ratio = f", {figures['ratio']}x the baseline ({figures['baseline_rate']:,.0f}/s)" if figures["ratio"] else ""
+    typer.echo(
+        f"{figures['scenario']}: {figures['count']:,} {figures['unit']} at {figures['rate']:,.0f}/s{ratio};"
+        f" peak RSS {figures['peak_rss_mb']:.0f} MB; wall {figures['wall_s']:.1f} s"
+    )
+
+
+@bench_app.command()
+def queries(
+    orders: Annotated[
+        int, typer.Option(min=1, help="Orders order_summary must hold (filled first when fewer).")
+    ] = 1_000_000,
+    rate: Annotated[float, typer.Option(min=1, help="GET requests per second (open loop).")] = 2000.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 20.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="HTTP keep-alive connections.")] = 64,
+    clients: Annotated[int, typer.Option(min=1, max=8, help="Load-generator processes.")] = 1,
+    json_: Json = False,
+) -> None:
+    """GET /v1/orders/{id} at a fixed rate against `streamkeep serve` with N orders stored: latency percentiles."""
+    from bench.queries import QueriesOptions, run
+
+    result = _measured(run, QueriesOptions(orders, rate, duration, concurrency, clients))
+    if json_:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        result.print_table(Console())

@@ -100,11 +100,15 @@ async def _run_worker(settings, roles: tuple[str, ...]) -> None:  # type: ignore
 def _mount_subcommands() -> None:
     from infra.bench_cli import bench_app
     from infra.infra_cli import infra_app
+    from infra.projections_cli import projections
+    from infra.rebuild_cli import rebuild
     from infra.replay_cli import replay
     from infra.schemas_cli import schemas_app
 
     app.add_typer(infra_app, name="infra", help="Local Kafka, schema registry and PostgreSQL, without Docker.")
     app.command()(replay)
+    app.command()(projections)
+    app.command()(rebuild)
     app.add_typer(bench_app, name="bench", help="Measure Streamkeep under load against a baseline.")
     app.add_typer(schemas_app, name="schemas", help="Inspect the Avro schema registry and check schema changes.")
 

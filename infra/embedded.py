@@ -5,7 +5,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,8 @@ from commands.idempotency import IdempotencyLedger, Remembered
 from commands.messages import Command, Envelope, RequestPayment
 from commands.outcomes import CONFLICT, Outcome
 from domain.gateway import GatewayAnswer, GatewayScript
-from projections import order_summary
+from projections.catalogue import PROJECTIONS
+from projections.consistency import EMBEDDED
 
 PROJECTION_BATCH = 500
 
@@ -70,11 +71,11 @@ class EmbeddedReadModels:
         found = self._db.execute("SELECT position FROM positions WHERE model = ?", (model,)).fetchone()
         return int(found[0]) if found else 0
 
-    def row(self, model: str, key: UUID) -> dict[str, Any] | None:
+    def row(self, model: str, key: object) -> dict[str, Any] | None:
         found = self._db.execute("SELECT data FROM rows WHERE model = ? AND key = ?", (model, str(key))).fetchone()
         return _from_json(json.loads(found[0])) if found else None
 
-    def save(self, model: str, rows: dict[UUID, dict[str, Any]], position: int) -> None:
+    def save(self, model: str, rows: dict[Any, dict[str, Any]], position: int) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(
@@ -88,7 +89,26 @@ class EmbeddedReadModels:
             raise
 
     async def order_summary(self, order_id: UUID) -> dict[str, Any] | None:
-        return self.row(order_summary.NAME, order_id)
+        return self.row("order_summary", order_id)
+
+    async def customer_orders(
+        self, customer_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[dict[str, Any]]:
+        # ISO-8601 UTC timestamps and uuid texts sort as the instants and ids they stand for.
+        placed_at, order_id = (after[0].astimezone(timezone.utc).isoformat(), str(after[1])) if after else ("~", "~")
+        found = self._db.execute(
+            "SELECT data FROM rows WHERE model = 'customer_orders' AND json_extract(data, '$.customer_id') = ?"
+            " AND (json_extract(data, '$.placed_at') < ? OR (json_extract(data, '$.placed_at') = ? AND key < ?))"
+            " ORDER BY json_extract(data, '$.placed_at') DESC, key DESC LIMIT ?",
+            (str(customer_id), placed_at, placed_at, order_id, limit),
+        )
+        return [_from_json(json.loads(data)) for (data,) in found]
+
+    async def inventory_level(self, item_id: UUID) -> dict[str, Any] | None:
+        return self.row("inventory_levels", item_id)
+
+    async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]:
+        return {(EMBEDDED, 0): self.position(projection)}
 
 
 class EmbeddedIdempotencyLedger(IdempotencyLedger):
@@ -165,19 +185,24 @@ class EmbeddedBackend:
         return outcome
 
     def catch_up(self) -> int:
-        """Apply every stored event past the read model's position; returns how many were applied."""
-        model = order_summary.NAME
+        """Apply every stored event past each read model's position; returns how many were applied."""
+        return sum(self._catch_up(projection) for projection in PROJECTIONS.values())
+
+    def _catch_up(self, projection: Any) -> int:
+        model = projection.NAME
         applied = 0
         while True:
             start = self.read_models.position(model)
             notifications = self.app.recorder.select_notifications(start, PROJECTION_BATCH, inclusive_of_start=False)
             if not notifications:
                 return applied
-            rows: dict[UUID, dict[str, Any]] = {}
+            rows: dict[Any, dict[str, Any]] = {}
             for notification in notifications:
                 event = self.app.mapper.to_domain_event(notification)
-                key = event.originator_id
-                row = order_summary.apply(rows.get(key) or self.read_models.row(model, key), event)
+                key = projection.key(event)
+                if key is None:
+                    continue
+                row = projection.apply(rows.get(key) or self.read_models.row(model, key), event)
                 if row is not None:
                     rows[key] = row
             self.read_models.save(model, rows, notifications[-1].id)
@@ -196,6 +221,8 @@ class EmbeddedBackend:
 
 def _jsonable(value: object) -> str:
     if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
@@ -203,8 +230,10 @@ def _jsonable(value: object) -> str:
 _TYPED = {
     "order_id": UUID,
     "customer_id": UUID,
+    "item_id": UUID,
     "placed_at": datetime.fromisoformat,
     "updated_at": datetime.fromisoformat,
+    "day": date.fromisoformat,
 }
 
 

@@ -17,6 +17,8 @@ def read_to_end(
 ) -> Iterator[Message]:
     """Yield every committed record that exists now (of the given partitions, from `since`), then stop.
 
+    `from_offsets` starts each partition it names at that offset (and reads only those partitions).
+
     `timeout_s=None` waits as long as it takes: an open transaction of a killed writer holds back
     read_committed readers until Kafka aborts it, and a command processor must outwait that.
     """
@@ -30,16 +32,20 @@ def read_to_end(
         }
     )
     try:
+        if from_offsets is not None:
+            partitions = sorted(from_offsets)
         if partitions is None:
             metadata = consumer.list_topics(topic, timeout=timeout_s or 30.0).topics[topic]
             if metadata.error is not None:
                 raise KafkaException(metadata.error)
             partitions = list(metadata.partitions)
-        starts = [TopicPartition(topic, p, (from_offsets or {}).get(p, OFFSET_BEGINNING)) for p in partitions]
+        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
         if since is not None:
             # Kafka finds the first offset at or after the time; a negative answer: nothing that recent.
             wanted = [TopicPartition(topic, p, int(since.timestamp() * 1000)) for p in partitions]
             starts = [tp for tp in consumer.offsets_for_times(wanted, timeout=30) if tp.offset >= 0]
+        if from_offsets is not None:
+            starts = [TopicPartition(topic, p, from_offsets[p]) for p in partitions]
         if not starts:
             return
         consumer.assign(starts)

@@ -11,7 +11,7 @@ from confluent_kafka import Message
 from commands import idempotency
 from commands.idempotency import IdempotencyLedger, Remembered
 from infra.aggregate_store import AggregateStore
-from infra.avro_codec import AvroCodec
+from infra.avro_codec import AvroCodec, UndecodableMessage
 from infra.kafka_reader import read_to_end
 from infra.message_mapping import record_to_event, record_to_outcome
 from infra.snapshot_codec import SnapshotCodec
@@ -60,14 +60,19 @@ def load_partitions(
         state.events_offset = max(state.events_offset, snapshots.events_offset(headers))
 
     def apply_event(message: Message) -> None:
-        event = record_to_event(*codec.decode(message.value()))
         state = states[message.partition()]
+        state.events_offset = message.offset()
+        try:
+            event = record_to_event(*codec.decode(message.value()))
+        except (UndecodableMessage, KeyError, TypeError, ValueError) as error:
+            # Not an event of ours (an outside client wrote it): the projections dead-letter it; no aggregate has it.
+            log.warning("skipping %s/%s@%s: %s", message.topic(), message.partition(), message.offset(), error)
+            return
         current = state.aggregates.get(event.originator_id)
         # Only the next version applies: a snapshot may already hold an event a partial replay meets again.
         if event.originator_version == (current.version if current else 0) + 1:
             state.aggregates.put(event.mutate(current))
             state.owed_snapshots.add(event.originator_id)
-        state.events_offset = message.offset()
 
     def remember_outcome(message: Message) -> None:
         outcome, key, request_hash = record_to_outcome(codec.decode(message.value())[1])

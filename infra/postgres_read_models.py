@@ -1,43 +1,30 @@
-"""PostgreSQL read models: batched row writes committed with their (topic, partition, offset) checkpoint."""
+"""PostgreSQL read models: the tables, the query reads, and batches written with their checkpoints."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from projections import order_summary
+from infra.projection_writer import (
+    CREATE_CHECKPOINTS,
+    CREATE_STATUS,
+    Applied,
+    PositionedEvent,
+    Target,
+    apply_batch,
+    checkpoints,
+    create_tables,
+)
+from projections.catalogue import PROJECTIONS
 from projections.ports import ReadModelUnavailable
 
 SCHEMA_LOCK = 0x5EC0_0001  # advisory lock id: one process at a time creates the read-model tables
 
-CREATE_CHECKPOINTS = """
-CREATE TABLE IF NOT EXISTS projection_checkpoints (
-    projection  text    NOT NULL,
-    topic       text    NOT NULL,
-    partition   integer NOT NULL,
-    "offset"    bigint  NOT NULL,
-    PRIMARY KEY (projection, topic, partition)
-)
-"""
-
-SAVE_CHECKPOINT = """
-INSERT INTO projection_checkpoints (projection, topic, partition, "offset") VALUES (%s, %s, %s, %s)
-ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = EXCLUDED."offset"
-"""
-
-
-@dataclass(frozen=True)
-class PositionedEvent:
-    """A domain event and where it sits in Kafka."""
-
-    topic: str
-    partition: int
-    offset: int
-    event: Any
+# Runs inside the batch's transaction, before it commits: dead letters must be out before their offsets pass.
+BeforeCommit = Callable[[list[tuple[PositionedEvent, str]]], Awaitable[None]]
 
 
 class PostgresReadModels:
@@ -52,59 +39,58 @@ class PostgresReadModels:
             # The API and the workers start together; concurrent CREATE ... IF NOT EXISTS can still collide.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             await conn.execute(CREATE_CHECKPOINTS)
-            await conn.execute(order_summary.CREATE_TABLE)
+            await conn.execute(CREATE_STATUS)
+            for projection in PROJECTIONS.values():
+                await create_tables(conn, Target.live(projection))
 
     async def close(self) -> None:
         await self._pool.close()
 
-    async def order_summary(self, order_id: UUID) -> dict[str, Any] | None:
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
+
+    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         try:
             async with self._pool.connection() as conn:
                 cursor = conn.cursor(row_factory=dict_row)
-                await cursor.execute("SELECT * FROM order_summary WHERE order_id = %s", (order_id,))
-                return await cursor.fetchone()
+                await cursor.execute(sql, params)
+                return await cursor.fetchall()
         except Exception as error:
             raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
 
-    async def apply_batch(self, batch: Sequence[PositionedEvent]) -> int:
-        """Apply the events past the checkpoint and move it, in one transaction; returns how many were applied."""
-        name = order_summary.NAME
+    async def order_summary(self, order_id: UUID) -> dict[str, Any] | None:
+        return await self._one("SELECT * FROM order_summary WHERE order_id = %s", (order_id,))
+
+    async def customer_orders(
+        self, customer_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[dict[str, Any]]:
+        if after is None:
+            sql = "SELECT * FROM customer_orders WHERE customer_id = %s ORDER BY placed_at DESC, order_id DESC LIMIT %s"
+            return await self._all(sql, (customer_id, limit))
+        sql = (
+            "SELECT * FROM customer_orders WHERE customer_id = %s AND (placed_at, order_id) < (%s, %s)"
+            " ORDER BY placed_at DESC, order_id DESC LIMIT %s"
+        )
+        return await self._all(sql, (customer_id, *after, limit))
+
+    async def inventory_level(self, item_id: UUID) -> dict[str, Any] | None:
+        return await self._one("SELECT * FROM inventory_levels WHERE item_id = %s", (item_id,))
+
+    async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]:
+        try:
+            async with self._pool.connection() as conn:
+                return await checkpoints(conn, projection)
+        except Exception as error:
+            raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
+
+    async def apply_batch(
+        self, targets: Sequence[Target], batch: Sequence[PositionedEvent], before_commit: BeforeCommit | None = None
+    ) -> dict[str, Applied]:
+        """Apply the batch to every target, and move their checkpoints, in one transaction."""
         async with self._pool.connection() as conn, conn.transaction():
-            cursor = conn.cursor()
-            await cursor.execute(
-                'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s FOR UPDATE',
-                (name,),
-            )
-            done = {(topic, partition): offset for topic, partition, offset in await cursor.fetchall()}
-            fresh = [p for p in batch if p.offset > done.get((p.topic, p.partition), -1)]
-            rows = await self._current_rows(conn, {p.event.originator_id for p in fresh})
-            for positioned in fresh:
-                key = positioned.event.originator_id
-                row = order_summary.apply(rows.get(key), positioned.event)
-                if row is not None:
-                    rows[key] = row
-            changed = [rows[k] for k in {p.event.originator_id for p in fresh} if k in rows]
-            if changed:
-                await cursor.executemany(
-                    order_summary.UPSERT, [{**row, "lines": Jsonb(row["lines"])} for row in changed]
-                )
-            ends: dict[tuple[str, int], int] = {}
-            for positioned in fresh:
-                ends[(positioned.topic, positioned.partition)] = positioned.offset
-            await cursor.executemany(SAVE_CHECKPOINT, [(name, t, p, o) for (t, p), o in ends.items()])
-        return len(fresh)
-
-    async def _current_rows(self, conn: Any, order_ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
-        if not order_ids:
-            return {}
-        cursor = conn.cursor(row_factory=dict_row)
-        await cursor.execute("SELECT * FROM order_summary WHERE order_id = ANY(%s)", (list(order_ids),))
-        return {row["order_id"]: row for row in await cursor.fetchall()}
-
-    async def checkpoints(self) -> dict[tuple[str, int], int]:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(
-                'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s',
-                (order_summary.NAME,),
-            )
-            return {(t, p): o for t, p, o in await cursor.fetchall()}
+            results = {target.checkpoint: await apply_batch(conn, target, batch) for target in targets}
+            failures = [failure for applied in results.values() for failure in applied.failures]
+            if failures and before_commit is not None:
+                await before_commit(failures)
+        return results

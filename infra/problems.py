@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from commands.ports import CommandBackendUnavailable
-from projections.ports import ReadModelUnavailable
+from projections.ports import NotCaughtUp, ReadModelUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -55,6 +55,10 @@ async def _read_side_down(request: Request, error: ReadModelUnavailable) -> JSON
     return problem(503, "Read models unavailable", str(error), retry_after=5)
 
 
+async def _not_caught_up(request: Request, error: NotCaughtUp) -> JSONResponse:
+    return problem(503, "Read model behind", str(error), retry_after=error.retry_after_s)
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "Internal error", "the server failed; the request may be retried")
@@ -66,4 +70,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(CommandBackendUnavailable, _backend_down)  # type: ignore[arg-type]
     app.add_exception_handler(ReadModelUnavailable, _read_side_down)  # type: ignore[arg-type]
+    app.add_exception_handler(NotCaughtUp, _not_caught_up)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

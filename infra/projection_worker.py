@@ -1,5 +1,6 @@
-"""The Faust stream processor that projects `<context>.events` into the PostgreSQL read models."""
+"""The Faust stream processors that project each `<context>.events` topic into the PostgreSQL read models."""
 
+import asyncio
 import logging
 from typing import Any
 
@@ -7,14 +8,18 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from infra.avro_codec import AvroCodec, UndecodableMessage
+from infra.dead_letters import DeadLetters
 from infra.message_mapping import record_to_event
-from infra.postgres_read_models import PositionedEvent, PostgresReadModels
-from infra.topics import CONTEXTS, events_topic
+from infra.postgres_read_models import BeforeCommit, PostgresReadModels
+from infra.projection_writer import PositionedEvent, Target
+from infra.topics import events_topic
+from projections.catalogue import PROJECTIONS, reading
 
 log = logging.getLogger(__name__)
 APP_ID = "streamkeep-projections"
 BATCH_SIZE = 1000
 BATCH_WITHIN_S = 0.05
+PROJECTED_CONTEXTS = tuple(sorted({projection.CONTEXT for projection in PROJECTIONS.values()}))
 
 
 class _CommittedReadsConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -41,7 +46,7 @@ class _ProjectionApp(faust.App):
 
 
 def create_projection_app(bootstrap_servers: str, codec: AvroCodec, read_models: PostgresReadModels) -> faust.App:
-    """A Faust app whose one agent applies batches of events with their checkpoint in one transaction."""
+    """A Faust app with one agent per context; each batch commits its rows and checkpoints in one transaction."""
     app = _ProjectionApp(
         APP_ID,
         broker=f"kafka://{bootstrap_servers}",
@@ -55,23 +60,52 @@ def create_projection_app(bootstrap_servers: str, codec: AvroCodec, read_models:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.5,
     )
-    topics = app.topic(*[events_topic(c) for c in CONTEXTS], key_type=bytes, value_type=bytes)
-
-    @app.agent(topics, name="project-events")
-    async def project_events(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
-            batch = [p for p in (_positioned(codec, e.message) for e in events) if p is not None]
-            if batch:
-                await read_models.apply_batch(batch)
-
+    dead_letters = DeadLetters(bootstrap_servers)
+    for context in PROJECTED_CONTEXTS:
+        _add_agent(app, context, codec, read_models, dead_letters)
     return app
 
 
-def _positioned(codec: AvroCodec, message: Any) -> PositionedEvent | None:
+def _add_agent(
+    app: faust.App, context: str, codec: AvroCodec, read_models: PostgresReadModels, dead_letters: DeadLetters
+) -> None:
+    targets = [Target.live(projection) for projection in reading(context)]
+    topic = app.topic(events_topic(context), key_type=bytes, value_type=bytes)
+
+    async def project(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+            messages = [e.message for e in events]
+            batch = [_positioned(codec, m) for m in messages]
+            raw = {(m.topic, m.partition, m.offset): (m.key, m.value) for m in messages}
+
+            await read_models.apply_batch(targets, batch, _sender(dead_letters, raw))
+
+    app.agent(topic, name=f"project-{context}-events")(project)
+
+
+def _sender(dead_letters: DeadLetters, raw: dict[tuple[str, int, int], Any]) -> BeforeCommit:
+    async def send(failures: list[tuple[PositionedEvent, str]]) -> None:
+        # One letter per message, whichever of the context's projections refused it.
+        unique = {(p.topic, p.partition, p.offset): (p, reason) for p, reason in reversed(failures)}
+        for (topic, partition, offset), (_, reason) in unique.items():
+            log.error("dead-lettered %s/%s@%s: %s", topic, partition, offset, reason)
+        await asyncio.to_thread(dead_letters.send, list(unique.values()), raw)
+
+    return send
+
+
+def _positioned(codec: AvroCodec, message: Any) -> PositionedEvent:
+    return decode_event(codec, message.topic, message.partition, message.offset, message.value)
+
+
+def decode_event(codec: AvroCodec, topic: str, partition: int, offset: int, value: bytes | None) -> PositionedEvent:
+    """The domain event at a position, or, for a poison record, why it is not one."""
+    position = (topic, partition, offset)
     try:
-        event = record_to_event(*codec.decode(message.value))
-    except (UndecodableMessage, KeyError, TypeError) as error:
-        # Dead-lettering poison events arrives with the read-side work; until then they are logged and passed.
-        log.error("cannot project %s/%s@%s: %s", message.topic, message.partition, message.offset, error)
-        return None
-    return PositionedEvent(message.topic, message.partition, message.offset, event)
+        return PositionedEvent(*position, record_to_event(*codec.decode(value)))
+    except UndecodableMessage as error:
+        return PositionedEvent(*position, None, f"undecodable: {error}")
+    except KeyError as error:
+        return PositionedEvent(*position, None, f"unknown event type or field: {error}")
+    except (TypeError, ValueError) as error:
+        return PositionedEvent(*position, None, f"record does not make an event: {error}")

@@ -1,47 +1,75 @@
-"""`streamkeep replay`: print the stored events of a context, streamed, never buffered."""
+"""`streamkeep replay`: print the stored events of a context, or fold them through a projection, streamed."""
 
+import io
 import json
+import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any
 from uuid import UUID
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from infra.message_mapping import event_to_record
+from infra.message_mapping import EVENT_TYPES, event_to_record, record_to_event
 from infra.settings import load_settings
 from infra.topics import CONTEXTS, events_topic
+from projections.catalogue import PROJECTIONS
 
-FORMATS = ("json", "table")
+FORMATS = ("json", "table", "avro-json")
+_TABLE_ROW = "{:>12}  {:<32}  {:<28}  {:<36}  {:>7}"
 
 
 def replay(
     context: Annotated[str, typer.Option(help="Bounded context whose events to print.")] = "orders",
-    aggregate: Annotated[str | None, typer.Option(help="Only this aggregate's events.")] = None,
+    aggregate: Annotated[str | None, typer.Option(help="Only this aggregate's events (in version order).")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only events of this type, e.g. OrderPlaced.")] = None,
-    output: Annotated[str, typer.Option("--format", help="json (one line per event) or table.")] = "json",
+    since: Annotated[str | None, typer.Option(help="From this ISO time on (UTC when no offset is given).")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this ISO time, excluded.")] = None,
+    from_offset: Annotated[int | None, typer.Option(help="From this offset of every partition.", min=0)] = None,
+    partition: Annotated[int | None, typer.Option(help="Only this partition.", min=0)] = None,
+    output: Annotated[str, typer.Option("--format", help="json (one line per event), table or avro-json.")] = "json",
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing new events as they come.")] = False,
+    into: Annotated[
+        str | None,
+        typer.Option(help="Re-deliver the events to this projection's apply and print the rows it makes (no writes)."),
+    ] = None,
 ) -> None:
-    """Print stored events in the order they were recorded."""
+    """Print stored events in the order they were recorded, without holding them in memory."""
     if context not in CONTEXTS:
         raise typer.BadParameter(f"unknown context {context!r}; known: {', '.join(CONTEXTS)}", param_hint="--context")
     if output not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    if into is not None and into not in PROJECTIONS:
+        raise typer.BadParameter(f"unknown projection {into!r}; known: {', '.join(PROJECTIONS)}", param_hint="--into")
     aggregate_id = _uuid(aggregate) if aggregate else None
+    start, end = _time(since, "--since"), _time(until, "--until")
     settings = load_settings()
-    source = _kafka_events(settings, context) if settings.uses_kafka else _embedded_events(settings)
-    selected = (
-        e
-        for e in source
-        if (aggregate_id is None or e["aggregate_id"] == str(aggregate_id))
-        and (type_ is None or e["type"] in (type_, f"{context}.{type_}"))
-    )
-    if output == "json":
-        for event in selected:
-            typer.echo(json.dumps(event, default=str))
+    if output == "avro-json" and not settings.uses_kafka:
+        raise typer.BadParameter("avro-json reads the registry's schemas: kafka backend only", param_hint="--format")
+    if settings.uses_kafka:
+        from infra.avro_codec import connect_codec
+        from infra.event_stream import Window
+
+        codec = connect_codec(settings.schema_registry_url, settings.schemas_dir)
+        window = Window(since=start, until=end, from_offset=from_offset, partition=partition)
+        source = _kafka_events(settings.kafka_bootstrap_servers, codec, context, window, follow, aggregate_id, type_)
     else:
-        _print_table(selected)
+        codec = None
+        source = _embedded_events(settings, context, start, end, from_offset, aggregate_id, type_)
+    out = sys.stdout
+    if into is not None:
+        _fold_into(PROJECTIONS[into], source, out)
+    elif output == "json":
+        for line, _ in source:
+            out.write(json.dumps(line, default=str) + "\n")
+    elif output == "avro-json":
+        _write_avro_json(codec, source, out)
+    else:
+        out.write(_TABLE_ROW.format("part/offset", "timestamp", "type", "aggregate", "version") + "\n")
+        for line, _ in source:
+            row = (f"{line['partition']}/{line['offset']}", line["timestamp"], line["type"], line["aggregate_id"])
+            out.write(_TABLE_ROW.format(*row, line["version"]) + "\n")
+    out.flush()
 
 
 def _uuid(text: str) -> UUID:
@@ -51,15 +79,29 @@ def _uuid(text: str) -> UUID:
         raise typer.BadParameter(f"{text!r} is not a UUID", param_hint="--aggregate") from None
 
 
-def _line(
-    topic: str, partition: int, offset: int, timestamp: datetime, name: str, record: dict[str, Any]
-) -> dict[str, Any]:
+def _time(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO time such as 2026-11-22T09:30:00Z", param_hint=option
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _matches_type(name: str, wanted: str | None) -> bool:
+    return wanted is None or name == wanted or name.rsplit(".", 1)[-1] == wanted
+
+
+def _line(topic: str, partition: int, offset: int, at: datetime, name: str, record: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in record.items() if k not in ("aggregate_id", "version", "occurred_at")}
     return {
         "topic": topic,
         "partition": partition,
         "offset": offset,
-        "timestamp": timestamp.isoformat(),
+        "timestamp": at.isoformat(),
         "type": name,
         "aggregate_id": str(record["aggregate_id"]),
         "version": record["version"],
@@ -67,44 +109,91 @@ def _line(
     }
 
 
-def _embedded_events(settings: Any) -> Iterator[dict[str, Any]]:
+Lines = Iterator[tuple[dict[str, Any], dict[str, Any]]]
+
+
+def _kafka_events(
+    bootstrap: str,
+    codec: Any,
+    context: str,
+    window: Any,
+    follow: bool,
+    aggregate_id: UUID | None,
+    type_: str | None,
+) -> Lines:
+    """(line, record) per selected event; the key and the event_type header filter before any decoding."""
+    from infra.avro_codec import UndecodableMessage
+    from infra.event_stream import stream
+
+    key = str(aggregate_id).encode() if aggregate_id else None
+    for message in stream(bootstrap, events_topic(context), window, follow):
+        if key is not None and message.key() != key:
+            continue
+        header = dict(message.headers() or ()).get("event_type")
+        if header is not None and not _matches_type(header.decode(), type_):
+            continue
+        try:
+            name, record = codec.decode(message.value())
+        except UndecodableMessage as error:
+            typer.echo(f"streamkeep: skipping {message.partition()}/{message.offset()}: {error}", err=True)
+            continue
+        if not _matches_type(name, type_):
+            continue
+        if name not in EVENT_TYPES:
+            typer.echo(
+                f"streamkeep: skipping {message.partition()}/{message.offset()}: {name} is no event of ours", err=True
+            )
+            continue
+        at = datetime.fromtimestamp(message.timestamp()[1] / 1000, timezone.utc)
+        yield _line(message.topic(), message.partition(), message.offset(), at, name, record), record
+
+
+def _embedded_events(
+    settings: Any,
+    context: str,
+    since: datetime | None,
+    until: datetime | None,
+    from_offset: int | None,
+    aggregate_id: UUID | None,
+    type_: str | None,
+) -> Lines:
     from commands.messages import Envelope
     from infra.embedded import EmbeddedBackend
 
     backend = EmbeddedBackend(settings.data_dir)
+    unknown = UUID(int=0)
     for position, event in backend.events():
-        unknown = UUID(int=0)
         name, record = event_to_record(event, Envelope(unknown, event.timestamp, unknown))
         record.pop("command_id"), record.pop("correlation_id")
-        yield _line("orders.events", 0, position, event.timestamp, name, record)
-
-
-def _kafka_events(settings: Any, context: str) -> Iterator[dict[str, Any]]:
-    from infra.avro_codec import connect_codec
-    from infra.kafka_reader import read_to_end
-
-    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir)
-    for message in read_to_end(settings.kafka_bootstrap_servers, events_topic(context)):
-        name, record = codec.decode(message.value())
-        _, millis = message.timestamp()
-        yield _line(
-            message.topic(),
-            message.partition(),
-            message.offset(),
-            datetime.fromtimestamp(millis / 1000).astimezone(),
-            name,
-            record,
+        selected = (
+            name.startswith(f"{context}.")
+            and _matches_type(name, type_)
+            and (aggregate_id is None or event.originator_id == aggregate_id)
+            and (from_offset is None or position >= from_offset)
+            and (since is None or event.timestamp >= since)
+            and (until is None or event.timestamp < until)
         )
+        if selected:
+            yield _line(events_topic(context), 0, position, event.timestamp, name, record), record
 
 
-def _print_table(events: Iterator[dict[str, Any]]) -> None:
-    table = Table("offset", "timestamp", "type", "aggregate", "version")
-    for event in events:
-        table.add_row(
-            f"{event['partition']}/{event['offset']}",
-            event["timestamp"],
-            event["type"],
-            event["aggregate_id"],
-            str(event["version"]),
-        )
-    Console().print(table)
+def _write_avro_json(codec: Any, source: Lines, out: Any) -> None:
+    """Each event's value in Avro's JSON encoding, one per line, as Confluent's avro console consumer prints."""
+    from fastavro.json_write import json_writer
+
+    for line, record in source:
+        buffer = io.StringIO()
+        json_writer(buffer, codec.schema(line["type"]), [record])
+        out.write(buffer.getvalue().rstrip("\n") + "\n")
+
+
+def _fold_into(projection: Any, source: Lines, out: Any) -> None:
+    """Apply the events with the projection's own apply, from no rows, and print the rows it ends with."""
+    rows: dict[Any, dict[str, Any]] = {}
+    for line, record in source:
+        event = record_to_event(line["type"], record)
+        key = projection.key(event)
+        if key is not None and (row := projection.apply(rows.get(key), event)) is not None:
+            rows[key] = row
+    for row in rows.values():
+        out.write(json.dumps(projection.to_json(row), default=str) + "\n")

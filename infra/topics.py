@@ -38,6 +38,8 @@ def topic_configs() -> dict[str, dict[str, str]]:
         configs[outcomes_topic(context)] = {"retention.ms": WEEK_MS}
         # The latest snapshot per aggregate is all a command processor needs to load: compact, never expire.
         configs[snapshots_topic(context)] = {"cleanup.policy": "compact", **KEEP_FOREVER}
+        # Dead letters wait for a person to look at them: kept as long as the events they came from.
+        configs[f"{events_topic(context)}.dlq"] = dict(KEEP_FOREVER)
     # The gateway adapter rebuilds its script by reading this topic from the start: keep it.
     configs[GATEWAY_TOPIC] = dict(KEEP_FOREVER)
     return configs

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import threading
 from functools import partial
 from typing import Any
@@ -12,7 +13,7 @@ from infra.command_processor import CommandProcessor
 from infra.gateway_adapter import GatewayAdapter
 from infra.postgres_read_models import PostgresReadModels
 from infra.projection_worker import create_projection_app
-from infra.supervisor import Supervisor
+from infra.supervisor import EXIT_PROCESSOR_DIED, Supervisor
 
 log = logging.getLogger(__name__)
 ROLES = ("commands", "projections")
@@ -32,6 +33,7 @@ class Worker:
         self._stop = threading.Event()
         self._loops = Supervisor(self._stop)
         self._faust: Any = None
+        self._watch: Any = None
 
     @property
     def ready(self) -> bool:
@@ -47,9 +49,21 @@ class Worker:
         if "projections" in self._roles:
             self._faust = create_projection_app(self._bootstrap, self._codec, self._read_models)
             await self._faust.start()
+            self._watch = asyncio.ensure_future(self._exit_if_projections_crash())
+
+    async def _exit_if_projections_crash(self) -> None:
+        # Faust marks the app crashed (e.g. a fetcher that cannot decompress a batch) and idles: die instead,
+        # as the command processors do, so a supervisor sees it and the lag does not grow unnoticed.
+        while not self._stop.is_set():
+            await asyncio.sleep(1)
+            if self._faust.crashed:
+                log.critical("the projections stopped on an error: %r", self._faust.crash_reason)
+                os._exit(EXIT_PROCESSOR_DIED)
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._watch is not None:
+            self._watch.cancel()
         if self._faust is not None:
             await self._faust.stop()
         for thread in self._loops.threads:

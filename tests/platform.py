@@ -109,3 +109,15 @@ def wait_for(check, timeout_s: float, what: str, interval_s: float = 0.2):  # ty
 
 def wait_ready(base_url: str, timeout_s: float = 90) -> None:
     wait_for(lambda: httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200, timeout_s, f"{base_url}/readyz")
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """One `streamkeep ...` command run to its end, as a user types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra", *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )

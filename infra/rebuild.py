@@ -1,0 +1,236 @@
+"""Rebuilds a read model from the first event: blue/green beside the live tables with an atomic swap, or in place.
+
+Blue/green: rows go to `<name>__next` with their own checkpoint, batch by batch (a killed rebuild resumes from
+it). At the head, one transaction locks the live checkpoint (the worker waits), brings `__next` to exactly the
+live position, optionally diffs the two, and renames `__next` over the live table; the old one is dropped after.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from infra.avro_codec import AvroCodec
+from infra.event_stream import Window, end_offsets, stream
+from infra.projection_worker import decode_event
+from infra.projection_writer import (
+    CREATE_CHECKPOINTS,
+    CREATE_STATUS,
+    SAVE_CHECKPOINT,
+    PositionedEvent,
+    Target,
+    apply_batch,
+    checkpoints,
+    create_tables,
+)
+
+REBUILD_LOCK = 0x5EC0_0002  # advisory lock class: one rebuild per projection at a time
+BATCH = 5000
+CATCH_UP_WAIT_S = 30.0  # how long the swap waits for the live projection to reach the rebuilt position
+STALLED_S = 2.0  # a live checkpoint that has not moved for this long has no worker behind it: stop waiting
+
+Progress = Callable[[int, int], None]  # (events done, events in total)
+
+
+class RebuildRefused(Exception):
+    """The rebuild cannot start (another is running, or the projection is unknown)."""
+
+
+@dataclass
+class RebuildResult:
+    projection: str
+    events: int
+    wall_s: float
+    mode: str
+    rows_differ: int | None = None
+    differing_keys: list[str] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "projection": self.projection,
+            "events": self.events,
+            "wall_s": round(self.wall_s, 3),
+            "mode": self.mode,
+        }
+        if self.rows_differ is not None:
+            summary["rows_differ"] = self.rows_differ
+        return summary
+
+
+class Rebuild:
+    """One rebuild of one projection, holding the projection's rebuild lock on its own connection."""
+
+    def __init__(
+        self, bootstrap: str, database_url: str, codec: AvroCodec, projection: ModuleType, batch: int = BATCH
+    ) -> None:
+        self._batch = batch
+        self._bootstrap = bootstrap
+        self._database_url = database_url
+        self._codec = codec
+        self._projection = projection
+        self._topic = f"{projection.CONTEXT}.events"
+        self._live = Target.live(projection)
+        self._next = Target(projection, f"{projection.NAME}__next", f"{projection.NAME}__next")
+
+    async def run(self, in_place: bool, diff: bool, progress: Progress) -> RebuildResult:
+        started = time.monotonic()
+        async with await AsyncConnection.connect(self._database_url, autocommit=True) as lock:
+            got = await (
+                await lock.execute(
+                    "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (REBUILD_LOCK, self._projection.NAME)
+                )
+            ).fetchone()
+            if not got or not got[0]:
+                raise RebuildRefused(f"a rebuild of {self._projection.NAME} is already running")
+            async with await AsyncConnection.connect(self._database_url) as conn:
+                await self._create(conn)
+                if in_place:
+                    events = await self._in_place(conn, progress)
+                    return RebuildResult(self._projection.NAME, events, time.monotonic() - started, "in-place")
+                events = await self._build_next(conn, progress)
+                result = RebuildResult(self._projection.NAME, events, 0.0, "blue-green")
+                result.events += await self._swap(conn, diff, result)
+                await conn.execute(f"DROP TABLE IF EXISTS {self._projection.NAME}__old")
+                await conn.commit()
+        result.wall_s = time.monotonic() - started
+        return result
+
+    async def _create(self, conn: AsyncConnection[Any]) -> None:
+        await conn.execute(CREATE_CHECKPOINTS)
+        await conn.execute(CREATE_STATUS)
+        await create_tables(conn, self._live)
+        await create_tables(conn, self._next)
+        await conn.commit()
+
+    async def _build_next(self, conn: AsyncConnection[Any], progress: Progress) -> int:
+        """Apply everything up to today's end into `__next`, resuming from its checkpoint, a transaction a batch."""
+        done = await checkpoints(conn, self._next.checkpoint)
+        await conn.commit()
+        starts = {p: o + 1 for (t, p), o in done.items() if t == self._topic}
+        return await self._apply_range(
+            conn, self._next, starts, end_offsets(self._bootstrap, self._topic), progress, commit=True
+        )
+
+    async def _apply_range(
+        self,
+        conn: AsyncConnection[Any],
+        target: Target,
+        starts: dict[int, int],
+        ends: dict[int, int],
+        progress: Progress,
+        commit: bool,
+    ) -> int:
+        total = sum(max(0, ends[p] - starts.get(p, 0)) for p in ends)
+        window = Window(starts=starts, ends=ends)
+        messages = stream(self._bootstrap, self._topic, window)
+        applied = 0
+        taking = asyncio.ensure_future(asyncio.to_thread(_take, messages, self._codec, self._batch))
+        while True:
+            batch = await taking
+            if not batch:
+                progress(applied, applied)
+                return applied
+            # Decode the next batch while PostgreSQL writes this one (its waits release the GIL).
+            taking = asyncio.ensure_future(asyncio.to_thread(_take, messages, self._codec, self._batch))
+            await apply_batch(conn, target, batch)
+            if commit:
+                await conn.commit()
+            applied += len(batch)
+            progress(applied, max(total, applied))
+
+    async def _swap(self, conn: AsyncConnection[Any], diff: bool, result: RebuildResult) -> int:
+        """One transaction: hold the live checkpoint, top `__next` up to it, diff, rename; returns events topped up."""
+        deadline = time.monotonic() + CATCH_UP_WAIT_S
+        last_seen: dict[int, int] | None = None
+        moved_at = time.monotonic()
+        while True:
+            cursor = await conn.execute(
+                'SELECT partition, "offset" FROM projection_checkpoints WHERE projection = %s AND topic = %s'
+                " FOR UPDATE",
+                (self._live.checkpoint, self._topic),
+            )
+            live = dict(await cursor.fetchall())
+            rebuilt = {
+                p: o for (t, p), o in (await checkpoints(conn, self._next.checkpoint)).items() if t == self._topic
+            }
+            ahead = any(o > live.get(p, -1) for p, o in rebuilt.items())
+            # Let the live worker reach where the rebuild got: then both stand at one position and can be compared.
+            if live != last_seen:
+                last_seen, moved_at = live, time.monotonic()
+            now = time.monotonic()
+            if ahead and now < deadline and now - moved_at < STALLED_S:
+                await conn.rollback()
+                await asyncio.sleep(0.2)
+                continue
+            behind = {p: rebuilt.get(p, -1) + 1 for p, o in live.items() if o > rebuilt.get(p, -1)}
+            topped = await self._apply_range(
+                conn, self._next, behind, {p: live[p] + 1 for p in behind}, lambda *_: None, commit=False
+            )
+            if diff:
+                result.rows_differ, result.differing_keys = await self._diff(conn)
+            await self._rename(conn, rebuilt, live)
+            await conn.commit()
+            return topped
+
+    async def _diff(self, conn: AsyncConnection[Any]) -> tuple[int, list[str]]:
+        key, live, rebuilt = self._projection.KEY, self._live.table, self._next.table
+        cursor = await conn.execute(
+            f"SELECT COALESCE(l.{key}, n.{key})::text FROM {live} l FULL JOIN {rebuilt} n ON l.{key} = n.{key}"
+            f" WHERE ROW(l.*) IS DISTINCT FROM ROW(n.*) ORDER BY 1"
+        )
+        keys = [k for (k,) in await cursor.fetchall()]
+        return len(keys), keys[:20]
+
+    async def _rename(self, conn: AsyncConnection[Any], rebuilt: dict[int, int], live: dict[int, int]) -> None:
+        name, old, rebuilt_table = self._projection.NAME, f"{self._projection.NAME}__old", self._next.table
+        await conn.execute(f"DROP TABLE IF EXISTS {old}")
+        await _rename_indexes(conn, name, old)
+        await conn.execute(f"ALTER TABLE {name} RENAME TO {old}")
+        await _rename_indexes(conn, rebuilt_table, name)
+        await conn.execute(f"ALTER TABLE {rebuilt_table} RENAME TO {name}")
+        # Equal positions leave the live checkpoint as it is; a rebuild ahead of a stopped worker moves it on.
+        for partition, offset in rebuilt.items():
+            if offset > live.get(partition, -1):
+                await conn.execute(SAVE_CHECKPOINT, (name, self._topic, partition, offset))
+        await conn.execute("DELETE FROM projection_checkpoints WHERE projection = %s", (self._next.checkpoint,))
+        await conn.execute("DELETE FROM projection_status WHERE projection = %s", (self._next.checkpoint,))
+
+    async def _in_place(self, conn: AsyncConnection[Any], progress: Progress) -> int:
+        """One transaction: hold the live checkpoint, empty the table, apply everything, commit (readers see the old
+        rows until then; the worker waits)."""
+        await conn.execute(
+            "SELECT 1 FROM projection_checkpoints WHERE projection = %s FOR UPDATE", (self._live.checkpoint,)
+        )
+        await conn.execute(f"DELETE FROM {self._live.table}")
+        # Reset, not deleted: a worker waiting on these rows then sees the rebuilt offsets, not an empty checkpoint.
+        await conn.execute(
+            'UPDATE projection_checkpoints SET "offset" = -1 WHERE projection = %s', (self._live.checkpoint,)
+        )
+        events = await self._apply_range(
+            conn, self._live, {}, end_offsets(self._bootstrap, self._topic), progress, commit=False
+        )
+        await conn.commit()
+        return events
+
+
+async def _rename_indexes(conn: AsyncConnection[Any], table: str, new_prefix: str) -> None:
+    """Indexes are named after their table; renamed with it, the next rebuild can reuse the names."""
+    cursor = await conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s", (table,)
+    )
+    for (index,) in await cursor.fetchall():
+        if index.startswith(table):
+            await conn.execute(f"ALTER INDEX {index} RENAME TO {new_prefix}{index[len(table) :]}")
+
+
+def _take(messages: Any, codec: AvroCodec, size: int) -> list[PositionedEvent]:
+    batch = []
+    for message in messages:
+        batch.append(decode_event(codec, message.topic(), message.partition(), message.offset(), message.value()))
+        if len(batch) >= size:
+            break
+    return batch

@@ -1,0 +1,105 @@
+"""Poison events produced by an outside client land in the dead-letter topic, and the projections go on."""
+
+import io
+import json
+
+import httpx
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from fastavro import parse_schema, schemaless_writer
+
+from tests.conftest import ORDER, settled
+from tests.platform import run_cli, wait_for
+
+pytestmark = pytest.mark.kafka
+
+STRANGER = {"type": "record", "name": "Stranger", "namespace": "test", "fields": [{"name": "x", "type": "string"}]}
+
+
+def _projections(env: dict[str, str]) -> list[dict]:
+    result = run_cli(["projections", "--json", "--interval", "0"], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _produce(bootstrap: str, values: list[bytes]) -> list[tuple[int, int]]:
+    """Produce with a plain producer, as any outside client would; returns (partition, offset) of each."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    positions: list[tuple[int, int]] = []
+    for value in values:
+        producer.produce(
+            "orders.events",
+            key=b"poison",
+            value=value,
+            on_delivery=lambda error, message: positions.append((message.partition(), message.offset())),
+        )
+    assert producer.flush(30) == 0
+    return positions
+
+
+def _unknown_type(registry_url: str) -> bytes:
+    schema_id = SchemaRegistryClient({"url": registry_url}).register_schema(
+        "test.Stranger", Schema(json.dumps(STRANGER), "AVRO")
+    )
+    body = io.BytesIO()
+    schemaless_writer(body, parse_schema(STRANGER), {"x": "not an event of ours"})
+    return b"\x00" + schema_id.to_bytes(4, "big") + body.getvalue()
+
+
+def _dead_letters(bootstrap: str) -> dict[tuple[int, int], dict[str, bytes]]:
+    from infra.kafka_reader import read_to_end
+
+    letters = {}
+    for message in read_to_end(bootstrap, "orders.events.dlq"):
+        headers = dict(message.headers() or [])
+        letters[(int(headers["dlq.partition"]), int(headers["dlq.offset"]))] = {**headers, "value": message.value()}
+    return letters
+
+
+def test_garbage_and_an_unknown_type_are_dead_lettered_and_lag_returns_to_zero(kafka_platform: dict) -> None:
+    settled(kafka_platform)
+    env = kafka_platform["env"]
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    before = {p["name"]: p["dead_letters"] for p in _projections(env)}
+    garbage, stranger = b"\xde\xad\xbe\xef not avro", _unknown_type(env["SCHEMA_REGISTRY_URL"])
+
+    positions = _produce(bootstrap, [garbage, stranger])
+
+    letters = wait_for(
+        lambda: (found := _dead_letters(bootstrap)) and all(p in found for p in positions) and found,
+        60,
+        "both poison events in orders.events.dlq",
+    )
+    assert letters[positions[0]]["value"] == garbage
+    assert letters[positions[1]]["value"] == stranger
+    assert b"undecodable" in letters[positions[0]]["dlq.reason"]
+    assert b"test.Stranger" in letters[positions[1]]["dlq.reason"]
+    assert all(letters[p]["dlq.topic"] == b"orders.events" for p in positions)
+    # The projection goes on: a later order is readable, and every orders projection is caught up.
+    placed = httpx.post(f"{kafka_platform['base_url']}/v1/orders", json=ORDER, timeout=10).json()
+    order = httpx.get(
+        f"{kafka_platform['base_url']}/v1/orders/{placed['order_id']}",
+        params={"after": placed["consistency_token"]},
+        timeout=10,
+    )
+    assert order.status_code == 200
+    reports = wait_for(
+        lambda: (r := _projections(env)) and all(p["lag"] == 0 for p in r) and r, 60, "every projection's lag at 0"
+    )
+    for report in reports:
+        if report["name"] != "inventory_levels":
+            assert report["dead_letters"] == before[report["name"]] + 2
+            assert report["last_error"]
+
+
+def test_a_worker_restarted_over_poison_in_the_events_topic_takes_commands(kafka_platform: dict) -> None:
+    settled(kafka_platform)
+    _produce(kafka_platform["env"]["KAFKA_BOOTSTRAP_SERVERS"], [b"garbage before a restart"])
+
+    # kill -9: on restart the command processor reloads its partitions' aggregates over the poison.
+    kafka_platform["worker"].kill()
+    kafka_platform["worker"].start()
+
+    settled(kafka_platform)
+    assert kafka_platform["worker"].process.poll() is None, kafka_platform["worker"].log_tail()
