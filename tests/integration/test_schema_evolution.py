@@ -193,6 +193,14 @@ def test_where_avro_cannot_resolve_v1_the_upcasters_read_it_from_kafka(kafka_pla
     [v1_writer] = [w for w in report["writer_schemas"] if w["schema_id"] == schema_id]
     assert v1_writer["read_by"] == "upcasters from class version 1" and v1_writer["decoded"] >= 1
 
+    # A production registry holds v1 under the subject itself (a fresh one here has only the newest version).
+    registry = Registry(env["SCHEMA_REGISTRY_URL"])
+    level = registry.compatibility("orders.OrderPlaced")
+    registry.set_compatibility("orders.OrderPlaced", "NONE")
+    try:
+        registry.register("orders.OrderPlaced", V1.read_text())
+    finally:
+        registry.set_compatibility("orders.OrderPlaced", level)
     # The registry knows nothing of upcasters: under BACKWARD_TRANSITIVE only its versions fail, not the history.
     strict = streamkeep(
         env, "schemas", "check", "--schemas-dir", str(without_the_alias(tmp_path / "strict", "BACKWARD_TRANSITIVE"))
