@@ -89,8 +89,7 @@ class CommandProcessor(TransactionalLoop):
         for partition, state in owed.items():
             for aggregate_id in state.owed_snapshots:
                 self._produce_snapshot(partition, state.aggregates.get(aggregate_id), state.events_offset)
-        with self._watched():
-            self._producer.commit_transaction(CALL_TIMEOUT_S)
+        self._commit()
         for state in owed.values():
             state.owed_snapshots.clear()
         log.info("%s: wrote the owed snapshots of partitions %s", self._context, sorted(owed))

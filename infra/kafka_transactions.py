@@ -93,7 +93,10 @@ class TransactionalLoop:
                 self._consumer.consumer_group_metadata(),
                 CALL_TIMEOUT_S,
             )
-        # A retriable commit error leaves the outcome unknown: only retrying the commit is safe.
+        self._commit()
+
+    def _commit(self) -> None:
+        """Commit the open transaction; a retriable error leaves the outcome unknown, so only retrying is safe."""
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 with self._watched():
