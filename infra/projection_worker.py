@@ -1,7 +1,9 @@
 """The Faust stream processors that project each `<context>.events` topic into the PostgreSQL read models."""
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -35,12 +37,24 @@ class _CommittedReadsConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> Any:
         return _CommittedReadsConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def seek_to_committed(self) -> Any:
+        # Faust calls this once a rebalance has settled. The PostgreSQL checkpoints, not the group's offsets, say
+        # where each partition resumes: a group rewound (or committed ahead) re-reads nothing twice, skips nothing.
+        committed = dict(await super().seek_to_committed())
+        positions = await self.app.resume_positions(self.assignment())
+        for tp, offset in positions.items():
+            self._thread.seek(tp, offset)
+            committed[tp] = offset
+        return committed
+
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _CommittedReadsConsumer
 
 
 class _ProjectionApp(faust.App):
+    resume_positions: Callable[[set[Any]], Awaitable[dict[Any, int]]]
+
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
 
@@ -60,10 +74,23 @@ def create_projection_app(bootstrap_servers: str, codec: AvroCodec, read_models:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.5,
     )
+    app.resume_positions = functools.partial(resume_positions, read_models)
     dead_letters = DeadLetters(bootstrap_servers)
     for context in PROJECTED_CONTEXTS:
         _add_agent(app, context, codec, read_models, dead_letters)
     return app
+
+
+async def resume_positions(read_models: PostgresReadModels, assigned: set[Any]) -> dict[Any, int]:
+    """Where each assigned events partition resumes: just past the oldest checkpoint among the projections that
+    read it, or its first offset when one of them has none yet."""
+    done = {name: await read_models.checkpoints(name) for name in PROJECTIONS}
+    positions = {}
+    for tp in assigned:
+        readers = [p.NAME for p in reading(tp.topic.removesuffix(".events"))] if tp.topic.endswith(".events") else []
+        if readers:
+            positions[tp] = min(done[name].get((tp.topic, tp.partition), -1) for name in readers) + 1
+    return positions
 
 
 def _add_agent(

@@ -13,6 +13,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+CHECKPOINT_LOCK = 0x5EC0_0003  # advisory lock class: one writer of a projection's rows and checkpoint at a time
+
 CREATE_CHECKPOINTS = """
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
     projection  text    NOT NULL,
@@ -90,13 +92,9 @@ async def apply_batch(conn: AsyncConnection[Any], target: Target, batch: Sequenc
     """Apply the events past the target's checkpoint, upsert the rows they changed, move the checkpoint."""
     projection = target.projection
     cursor = conn.cursor()
-    # FOR UPDATE: two workers briefly owning the same partition during a rebalance take turns here.
-    await cursor.execute(
-        'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s FOR UPDATE',
-        (target.checkpoint,),
-    )
-    done = {(topic, partition): offset for topic, partition, offset in await cursor.fetchall()}
-    fresh = [p for p in batch if p.offset > done.get((p.topic, p.partition), -1)]
+    await lock_checkpoint(conn, target.checkpoint)
+    done = await checkpoints(conn, target.checkpoint)
+    fresh = _past(done, batch)
     if not fresh:
         return Applied()
     applied = Applied(events=len(fresh))
@@ -138,6 +136,26 @@ async def apply_batch(conn: AsyncConnection[Any], target: Target, batch: Sequenc
         {"name": target.checkpoint, "events": applied.events, "dead": len(applied.failures), "error": last_error},
     )
     return applied
+
+
+async def lock_checkpoint(conn: AsyncConnection[Any], name: str) -> None:
+    """Hold the checkpoint of `name` until the transaction ends: every writer of a projection (workers briefly
+    sharing a partition during a rebalance, a rebuild's swap) takes turns here, even before the checkpoint has a
+    row to lock."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (CHECKPOINT_LOCK, name))
+
+
+def _past(done: dict[tuple[str, int], int], batch: Sequence[PositionedEvent]) -> list[PositionedEvent]:
+    """The events past the checkpoint, each position once and in offset order per partition: a batch that spans
+    a rebalance can hold a partition's records twice, re-read from an earlier offset."""
+    reached = dict(done)
+    fresh = []
+    for positioned in sorted(batch, key=lambda p: (p.topic, p.partition, p.offset)):
+        where = (positioned.topic, positioned.partition)
+        if positioned.offset > reached.get(where, -1):
+            reached[where] = positioned.offset
+            fresh.append(positioned)
+    return fresh
 
 
 async def _current_rows(conn: AsyncConnection[Any], target: Target, keys: set[Any]) -> dict[Any, dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Blue/green: rows go to `<name>__next` with their own checkpoint, batch by batch (a killed rebuild resumes from
 it). At the head, one transaction locks the live checkpoint (the worker waits), brings `__next` to exactly the
-live position, optionally diffs the two, and renames `__next` over the live table; the old one is dropped after.
+live position (and, for a diff, a live table that lags the rebuild to the rebuild's), optionally diffs the two,
+and renames `__next` over the live table; the old one is dropped after.
 """
 
 import asyncio
@@ -26,12 +27,11 @@ from infra.projection_writer import (
     apply_batch,
     checkpoints,
     create_tables,
+    lock_checkpoint,
 )
 
 REBUILD_LOCK = 0x5EC0_0002  # advisory lock class: one rebuild per projection at a time
 BATCH = 5000
-CATCH_UP_WAIT_S = 30.0  # how long the swap waits for the live projection to reach the rebuilt position
-STALLED_S = 2.0  # a live checkpoint that has not moved for this long has no worker behind it: stop waiting
 
 Progress = Callable[[int, int], None]  # (events done, events in total)
 
@@ -143,38 +143,33 @@ class Rebuild:
             progress(applied, max(total, applied))
 
     async def _swap(self, conn: AsyncConnection[Any], diff: bool, result: RebuildResult) -> int:
-        """One transaction: hold the live checkpoint, top `__next` up to it, diff, rename; returns events topped up."""
-        deadline = time.monotonic() + CATCH_UP_WAIT_S
-        last_seen: dict[int, int] | None = None
-        moved_at = time.monotonic()
-        while True:
-            cursor = await conn.execute(
-                'SELECT partition, "offset" FROM projection_checkpoints WHERE projection = %s AND topic = %s'
-                " FOR UPDATE",
-                (self._live.checkpoint, self._topic),
-            )
-            live = dict(await cursor.fetchall())
-            rebuilt = {
-                p: o for (t, p), o in (await checkpoints(conn, self._next.checkpoint)).items() if t == self._topic
-            }
-            ahead = any(o > live.get(p, -1) for p, o in rebuilt.items())
-            # Let the live worker reach where the rebuild got: then both stand at one position and can be compared.
-            if live != last_seen:
-                last_seen, moved_at = live, time.monotonic()
-            now = time.monotonic()
-            if ahead and now < deadline and now - moved_at < STALLED_S:
-                await conn.rollback()
-                await asyncio.sleep(0.2)
-                continue
-            behind = {p: rebuilt.get(p, -1) + 1 for p, o in live.items() if o > rebuilt.get(p, -1)}
-            topped = await self._apply_range(
-                conn, self._next, behind, {p: live[p] + 1 for p in behind}, lambda *_: None, commit=False
-            )
-            if diff:
-                result.rows_differ, result.differing_keys = await self._diff(conn)
-            await self._rename(conn, rebuilt, live)
-            await conn.commit()
-            return topped
+        """One transaction: hold the live checkpoint, bring `__next` to the live position, diff, rename; returns
+        the events topped up."""
+        await lock_checkpoint(conn, self._live.checkpoint)
+        live = await self._positions(conn, self._live)
+        rebuilt = await self._positions(conn, self._next)
+        topped = await self._top_up(conn, self._next, rebuilt, live)
+        if diff:
+            # A live projection behind the rebuild (its worker slow, restarting or stopped) is brought to the same
+            # position through the same apply its worker would use, so the two are compared at one position.
+            await self._top_up(conn, self._live, live, rebuilt)
+            result.rows_differ, result.differing_keys = await self._diff(conn)
+        await self._rename(conn, rebuilt, live)
+        await conn.commit()
+        return topped
+
+    async def _positions(self, conn: AsyncConnection[Any], target: Target) -> dict[int, int]:
+        return {p: o for (t, p), o in (await checkpoints(conn, target.checkpoint)).items() if t == self._topic}
+
+    async def _top_up(
+        self, conn: AsyncConnection[Any], target: Target, have: dict[int, int], want: dict[int, int]
+    ) -> int:
+        """Apply to `target`, in the open transaction, the events between its positions and the wanted ones."""
+        behind = {p: have.get(p, -1) + 1 for p, o in want.items() if o > have.get(p, -1)}
+        if not behind:
+            return 0
+        ends = {p: want[p] + 1 for p in behind}
+        return await self._apply_range(conn, target, behind, ends, lambda *_: None, commit=False)
 
     async def _diff(self, conn: AsyncConnection[Any]) -> tuple[int, list[str]]:
         key, live, rebuilt = self._projection.KEY, self._live.table, self._next.table
@@ -202,11 +197,8 @@ class Rebuild:
     async def _in_place(self, conn: AsyncConnection[Any], progress: Progress) -> int:
         """One transaction: hold the live checkpoint, empty the table, apply everything, commit (readers see the old
         rows until then; the worker waits)."""
-        await conn.execute(
-            "SELECT 1 FROM projection_checkpoints WHERE projection = %s FOR UPDATE", (self._live.checkpoint,)
-        )
+        await lock_checkpoint(conn, self._live.checkpoint)
         await conn.execute(f"DELETE FROM {self._live.table}")
-        # Reset, not deleted: a worker waiting on these rows then sees the rebuilt offsets, not an empty checkpoint.
         await conn.execute(
             'UPDATE projection_checkpoints SET "offset" = -1 WHERE projection = %s', (self._live.checkpoint,)
         )
