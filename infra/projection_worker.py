@@ -42,7 +42,8 @@ class _CommittedReadsConsumer(faust_aiokafka.Consumer):
         # where each partition resumes: a group rewound (or committed ahead) re-reads nothing twice, skips nothing.
         committed = dict(await super().seek_to_committed())
         positions = await self.app.resume_positions(self.assignment())
-        for tp, offset in positions.items():
+        for tp, offset in sorted(positions.items()):
+            log.info("projections resume %s/%s at offset %s (group had %s)", *tp, offset, committed.get(tp))
             self._thread.seek(tp, offset)
             committed[tp] = offset
         return committed
