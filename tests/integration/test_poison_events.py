@@ -23,9 +23,9 @@ def _projections(env: dict[str, str]) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def _produce(bootstrap: str, values: list[bytes]) -> list[tuple[int, int]]:
+def _produce(bootstrap: str, values: list[bytes], compression: str = "none") -> list[tuple[int, int]]:
     """Produce with a plain producer, as any outside client would; returns (partition, offset) of each."""
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer({"bootstrap.servers": bootstrap, "compression.type": compression})
     positions: list[tuple[int, int]] = []
     for value in values:
         producer.produce(
@@ -45,6 +45,14 @@ def _unknown_type(registry_url: str) -> bytes:
     body = io.BytesIO()
     schemaless_writer(body, parse_schema(STRANGER), {"x": "not an event of ours"})
     return b"\x00" + schema_id.to_bytes(4, "big") + body.getvalue()
+
+
+def _an_order_is_projected(base_url: str) -> None:
+    placed = httpx.post(f"{base_url}/v1/orders", json=ORDER, timeout=10).json()
+    order = httpx.get(
+        f"{base_url}/v1/orders/{placed['order_id']}", params={"after": placed["consistency_token"]}, timeout=10
+    )
+    assert order.status_code == 200, order.text
 
 
 def _dead_letters(bootstrap: str) -> dict[tuple[int, int], dict[str, bytes]]:
@@ -77,13 +85,7 @@ def test_garbage_and_an_unknown_type_are_dead_lettered_and_lag_returns_to_zero(k
     assert b"test.Stranger" in letters[positions[1]]["dlq.reason"]
     assert all(letters[p]["dlq.topic"] == b"orders.events" for p in positions)
     # The projection goes on: a later order is readable, and every orders projection is caught up.
-    placed = httpx.post(f"{kafka_platform['base_url']}/v1/orders", json=ORDER, timeout=10).json()
-    order = httpx.get(
-        f"{kafka_platform['base_url']}/v1/orders/{placed['order_id']}",
-        params={"after": placed["consistency_token"]},
-        timeout=10,
-    )
-    assert order.status_code == 200
+    _an_order_is_projected(kafka_platform["base_url"])
     reports = wait_for(
         lambda: (r := _projections(env)) and all(p["lag"] == 0 for p in r) and r, 60, "every projection's lag at 0"
     )
@@ -103,3 +105,21 @@ def test_a_worker_restarted_over_poison_in_the_events_topic_takes_commands(kafka
 
     settled(kafka_platform)
     assert kafka_platform["worker"].process.poll() is None, kafka_platform["worker"].log_tail()
+
+
+@pytest.mark.parametrize("compression", ["gzip", "snappy", "lz4", "zstd"])
+def test_records_compressed_by_an_outside_producer_are_read_and_the_worker_goes_on(
+    kafka_platform: dict, compression: str
+) -> None:
+    settled(kafka_platform)
+    bootstrap = kafka_platform["env"]["KAFKA_BOOTSTRAP_SERVERS"]
+    # Large and repetitive: librdkafka sends a batch uncompressed when compressing would not make it smaller.
+    value = f"garbage compressed with {compression} ".encode() * 1000
+
+    [position] = _produce(bootstrap, [value], compression)
+
+    # The projections' consumer must decompress the batch to see the record at all (then dead-letter it).
+    letters = wait_for(lambda: (found := _dead_letters(bootstrap)) and position in found and found, 60, "the letter")
+    assert letters[position]["value"] == value
+    assert kafka_platform["worker"].process.poll() is None, kafka_platform["worker"].log_tail()
+    _an_order_is_projected(kafka_platform["base_url"])
