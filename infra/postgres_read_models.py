@@ -31,7 +31,9 @@ class PostgresReadModels:
     """Reads and writes the read models in PostgreSQL."""
 
     def __init__(self, database_url: str) -> None:
-        self._pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": False})
+        # Autocommit: a query is one round trip (no BEGIN, no ROLLBACK on return to the pool); writes open
+        # their own transaction with conn.transaction().
+        self._pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True})
 
     async def open(self) -> None:
         await self._pool.open(wait=True, timeout=30)
