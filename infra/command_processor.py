@@ -2,10 +2,10 @@
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from uuid import UUID
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -14,12 +14,14 @@ from commands.handlers import decide
 from commands.messages import Command, Envelope
 from commands.outcomes import Outcome
 from infra.avro_codec import AvroCodec, UndecodableMessage
+from infra.event_headers import event_headers
 from infra.kafka_gateway import gateway_requests
 from infra.kafka_transactions import CALL_TIMEOUT_S, TransactionalLoop
 from infra.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command
 from infra.partition_loader import PartitionState, load_partitions
 from infra.snapshot_codec import SnapshotCodec
 from infra.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic, snapshots_topic
+from projections.consistency import command_token
 
 log = logging.getLogger(__name__)
 GROUP_ID = "streamkeep-commands"
@@ -35,6 +37,7 @@ class Decision:
     events: list[Any]
     envelope: Envelope
     partition: int
+    command_offset: int
     replay: bool = False
 
 
@@ -138,33 +141,31 @@ class CommandProcessor(TransactionalLoop):
             log.error("skipping undecodable command at %s/%s: %s", message.partition(), message.offset(), error)
             return None
         if (answer := state.ledger.answer_for(envelope)) is not None:
-            return Decision(answer, [], envelope, message.partition(), replay=True)
-        decision = self._decide_anew(state, command, envelope, message.partition())
+            return Decision(answer, [], envelope, message.partition(), message.offset(), replay=True)
+        decision = self._decide_anew(state, command, envelope, message.partition(), message.offset())
         # Remembered before the batch commits, so a retry later in the same batch gets this answer too.
         state.ledger.remember(envelope, decision.outcome, datetime.now(timezone.utc))
         return decision
 
-    def _decide_anew(self, state: PartitionState, command: Command, envelope: Envelope, partition: int) -> Decision:
+    def _decide_anew(
+        self, state: PartitionState, command: Command, envelope: Envelope, partition: int, command_offset: int
+    ) -> Decision:
         aggregate, events, outcome = decide(command, envelope, state)
         if events:
             # Ahead of the commit: an aborted batch reloads the partition from Kafka (see _rewind).
             state.aggregates.put(aggregate)
-        return Decision(outcome, events, envelope, partition)
+        return Decision(outcome, events, envelope, partition, command_offset)
 
     def _append(self, decisions: list[Decision]) -> None:
-        """Produce the events, learn their offsets, then produce outcomes carrying a consistency token."""
-        last_offsets: dict[UUID, int] = {}  # by command
-        event_offsets: dict[UUID, int] = {}  # by aggregate
+        """Produce events, snapshots and outcomes in one pass: nothing waits for a delivery inside the transaction.
 
-        def remember(command_id: UUID, aggregate_id: UUID):
-            def on_delivery(error: KafkaError | None, message: Message) -> None:
-                if error is None:
-                    last_offsets[command_id] = event_offsets[aggregate_id] = message.offset()
-
-            return on_delivery
-
+        The consistency token names the command's own offset, which every event carries in a header, so it is
+        known before anything is produced. Snapshots name the events offset this partition had reached at the end
+        of the previous batch: a lower bound, which is all the loader needs (it skips versions it already has).
+        """
         topic = events_topic(self._context)
         for decision in decisions:
+            state = self._states[decision.partition]
             for event in decision.events:
                 name, record = event_to_record(event, decision.envelope)
                 self._producer.produce(
@@ -172,19 +173,16 @@ class CommandProcessor(TransactionalLoop):
                     key=str(event.originator_id).encode(),
                     value=self._codec.encode(name, record),
                     partition=decision.partition,
-                    headers=[("event_type", name.encode())],
-                    on_delivery=remember(decision.outcome.command_id, event.originator_id),
+                    headers=event_headers(name, decision.command_offset),
+                    on_delivery=_reached(state),
                 )
             for name, record in gateway_requests(decision.events, decision.envelope):
                 self._producer.produce(GATEWAY_TOPIC, value=self._codec.encode(name, record), partition=0)
-        if self._producer.flush(30) != 0:
-            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "events not delivered in time"))
-        # The aggregates as this batch leaves them, with where their last event is, in the same transaction.
+        # The aggregates as this batch leaves them, in the same transaction as their events.
         changed = {(d.partition, d.outcome.aggregate_id) for d in decisions if d.events}
         for partition, aggregate_id in changed:
             state = self._states[partition]
-            state.events_offset = max(state.events_offset, event_offsets[aggregate_id])
-            self._produce_snapshot(partition, state.aggregates.get(aggregate_id), event_offsets[aggregate_id])
+            self._produce_snapshot(partition, state.aggregates.get(aggregate_id), state.events_offset)
         now = datetime.now(timezone.utc)
         for decision in sorted(decisions, key=lambda d: d.replay):  # first answers before the replays of them
             state = self._states[decision.partition]
@@ -192,8 +190,8 @@ class CommandProcessor(TransactionalLoop):
                 outcome, first_answer_to = state.ledger.answer_for(decision.envelope) or decision.outcome, None
             else:
                 outcome, first_answer_to = decision.outcome, decision.envelope
-                if outcome.command_id in last_offsets:
-                    token = f"{topic}:{decision.partition}:{last_offsets[outcome.command_id]}"
+                if decision.events:
+                    token = command_token(commands_topic(self._context), decision.partition, decision.command_offset)
                     outcome = replace(outcome, consistency_token=token)
                 state.ledger.remember(decision.envelope, outcome, now)
             self._producer.produce(
@@ -219,3 +217,15 @@ class CommandProcessor(TransactionalLoop):
             self._consumer.seek(
                 TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
             )
+
+
+def _reached(state: PartitionState) -> Callable[[KafkaError | None, Message], None]:
+    """Moves the partition's known events offset as deliveries are confirmed (commit_transaction waits for them).
+    Bound to this state object: after an abort the partition is reloaded into a new one, which late reports of
+    the aborted batch cannot touch."""
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            state.events_offset = max(state.events_offset, message.offset())
+
+    return on_delivery

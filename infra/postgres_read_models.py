@@ -9,14 +9,13 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from infra.projection_writer import (
-    CREATE_CHECKPOINTS,
-    CREATE_STATUS,
     Applied,
     PositionedEvent,
     Target,
     apply_batch,
-    checkpoints,
+    create_bookkeeping,
     create_tables,
+    passed_positions,
 )
 from projections.catalogue import PROJECTIONS
 from projections.ports import ReadModelUnavailable
@@ -40,8 +39,7 @@ class PostgresReadModels:
         async with self._pool.connection() as conn, conn.transaction():
             # The API and the workers start together; concurrent CREATE ... IF NOT EXISTS can still collide.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            await conn.execute(CREATE_CHECKPOINTS)
-            await conn.execute(CREATE_STATUS)
+            await create_bookkeeping(conn)
             for projection in PROJECTIONS.values():
                 await create_tables(conn, Target.live(projection))
 
@@ -82,7 +80,7 @@ class PostgresReadModels:
     async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]:
         try:
             async with self._pool.connection() as conn:
-                return await checkpoints(conn, projection)
+                return await passed_positions(conn, projection)
         except Exception as error:
             raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
 

@@ -11,6 +11,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from infra.avro_codec import AvroCodec, UndecodableMessage
 from infra.dead_letters import DeadLetters
+from infra.event_headers import command_offset_of
 from infra.message_mapping import record_to_event
 from infra.postgres_read_models import BeforeCommit, PostgresReadModels
 from infra.projection_writer import PositionedEvent, Target
@@ -123,17 +124,20 @@ def _sender(dead_letters: DeadLetters, raw: dict[tuple[str, int, int], Any]) -> 
 
 
 def _positioned(codec: AvroCodec, message: Any) -> PositionedEvent:
-    return decode_event(codec, message.topic, message.partition, message.offset, message.value)
+    command_offset = command_offset_of(message.headers)
+    return decode_event(codec, message.topic, message.partition, message.offset, message.value, command_offset)
 
 
-def decode_event(codec: AvroCodec, topic: str, partition: int, offset: int, value: bytes | None) -> PositionedEvent:
+def decode_event(
+    codec: AvroCodec, topic: str, partition: int, offset: int, value: bytes | None, command_offset: int = -1
+) -> PositionedEvent:
     """The domain event at a position, or, for a poison record, why it is not one."""
     position = (topic, partition, offset)
     try:
-        return PositionedEvent(*position, record_to_event(*codec.decode(value)))
+        return PositionedEvent(*position, record_to_event(*codec.decode(value)), command_offset=command_offset)
     except UndecodableMessage as error:
-        return PositionedEvent(*position, None, f"undecodable: {error}")
+        return PositionedEvent(*position, None, f"undecodable: {error}", command_offset)
     except KeyError as error:
-        return PositionedEvent(*position, None, f"unknown event type or field: {error}")
+        return PositionedEvent(*position, None, f"unknown event type or field: {error}", command_offset)
     except (TypeError, ValueError) as error:
-        return PositionedEvent(*position, None, f"record does not make an event: {error}")
+        return PositionedEvent(*position, None, f"record does not make an event: {error}", command_offset)

@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
     PRIMARY KEY (projection, topic, partition)
 )
 """
+# The highest command offset among the events applied from the partition: what consistency tokens name.
+ADD_COMMAND_OFFSET = """
+ALTER TABLE projection_checkpoints ADD COLUMN IF NOT EXISTS command_offset bigint NOT NULL DEFAULT -1
+"""
 
 CREATE_STATUS = """
 CREATE TABLE IF NOT EXISTS projection_status (
@@ -37,8 +41,10 @@ CREATE TABLE IF NOT EXISTS projection_status (
 """
 
 SAVE_CHECKPOINT = """
-INSERT INTO projection_checkpoints (projection, topic, partition, "offset") VALUES (%s, %s, %s, %s)
-ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = EXCLUDED."offset"
+INSERT INTO projection_checkpoints AS c (projection, topic, partition, "offset", command_offset)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = EXCLUDED."offset",
+    command_offset = GREATEST(c.command_offset, EXCLUDED.command_offset)
 """
 
 SAVE_STATUS = """
@@ -60,6 +66,7 @@ class PositionedEvent:
     offset: int
     event: Any
     error: str | None = None
+    command_offset: int = -1  # of the command that produced it (-1: not known)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,13 @@ class Applied:
 
     events: int = 0
     failures: list[tuple[PositionedEvent, str]] = field(default_factory=list)
+
+
+async def create_bookkeeping(conn: AsyncConnection[Any]) -> None:
+    """The checkpoint and status tables every projection writer shares (and the columns added since)."""
+    await conn.execute(CREATE_CHECKPOINTS)
+    await conn.execute(ADD_COMMAND_OFFSET)
+    await conn.execute(CREATE_STATUS)
 
 
 async def create_tables(conn: AsyncConnection[Any], target: Target) -> None:
@@ -124,12 +138,14 @@ async def apply_batch(conn: AsyncConnection[Any], target: Target, batch: Sequenc
     if changed:
         # Sorted keys: concurrent writers lock rows in one order and cannot deadlock.
         await write_rows(conn, target, [rows[k] for k in sorted(changed, key=str)])
-    ends: dict[tuple[str, int], int] = {}
-    for positioned in fresh:
-        ends[(positioned.topic, positioned.partition)] = max(
-            positioned.offset, ends.get((positioned.topic, positioned.partition), -1)
-        )
-    await cursor.executemany(SAVE_CHECKPOINT, [(target.checkpoint, t, p, o) for (t, p), o in sorted(ends.items())])
+    ends: dict[tuple[str, int], tuple[int, int]] = {}
+    for positioned in fresh:  # in offset order per partition (see _past)
+        where = (positioned.topic, positioned.partition)
+        commanded = max(positioned.command_offset, ends.get(where, (-1, -1))[1])
+        ends[where] = (positioned.offset, commanded)
+    await cursor.executemany(
+        SAVE_CHECKPOINT, [(target.checkpoint, t, p, o, c) for (t, p), (o, c) in sorted(ends.items())]
+    )
     last_error = applied.failures[-1][1] if applied.failures else None
     await cursor.execute(
         SAVE_STATUS,
@@ -191,3 +207,17 @@ async def checkpoints(conn: AsyncConnection[Any], name: str) -> dict[tuple[str, 
         'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s', (name,)
     )
     return {(t, p): o for t, p, o in await cursor.fetchall()}
+
+
+async def passed_positions(conn: AsyncConnection[Any], name: str) -> dict[tuple[str, int], int]:
+    """What a read model has passed, for consistency tokens: per events partition, the last event's offset
+    under (`<context>.events`, p) and the last command's under (`<context>.commands`, p)."""
+    cursor = await conn.execute(
+        'SELECT topic, partition, "offset", command_offset FROM projection_checkpoints WHERE projection = %s',
+        (name,),
+    )
+    passed = {}
+    for topic, partition, offset, command_offset in await cursor.fetchall():
+        passed[(topic, partition)] = offset
+        passed[(topic.removesuffix(".events") + ".commands", partition)] = command_offset
+    return passed

@@ -16,22 +16,28 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from infra.avro_codec import AvroCodec
+from infra.event_headers import command_offset_of
 from infra.event_stream import Window, end_offsets, stream
 from infra.projection_worker import decode_event
 from infra.projection_writer import (
-    CREATE_CHECKPOINTS,
-    CREATE_STATUS,
-    SAVE_CHECKPOINT,
     PositionedEvent,
     Target,
     apply_batch,
     checkpoints,
+    create_bookkeeping,
     create_tables,
     lock_checkpoint,
 )
 
 REBUILD_LOCK = 0x5EC0_0002  # advisory lock class: one rebuild per projection at a time
 BATCH = 5000
+
+MOVE_CHECKPOINT_ON = """
+INSERT INTO projection_checkpoints AS c (projection, topic, partition, "offset", command_offset)
+SELECT %(live)s, topic, partition, "offset", command_offset FROM projection_checkpoints WHERE projection = %(rebuilt)s
+ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = GREATEST(c."offset", EXCLUDED."offset"),
+    command_offset = GREATEST(c.command_offset, EXCLUDED.command_offset)
+"""
 
 Progress = Callable[[int, int], None]  # (events done, events in total)
 
@@ -100,8 +106,7 @@ class Rebuild:
         return result
 
     async def _create(self, conn: AsyncConnection[Any]) -> None:
-        await conn.execute(CREATE_CHECKPOINTS)
-        await conn.execute(CREATE_STATUS)
+        await create_bookkeeping(conn)
         await create_tables(conn, self._live)
         await create_tables(conn, self._next)
         await conn.commit()
@@ -154,7 +159,7 @@ class Rebuild:
             # position through the same apply its worker would use, so the two are compared at one position.
             await self._top_up(conn, self._live, live, rebuilt)
             result.rows_differ, result.differing_keys = await self._diff(conn)
-        await self._rename(conn, rebuilt, live)
+        await self._rename(conn)
         await conn.commit()
         return topped
 
@@ -180,7 +185,7 @@ class Rebuild:
         keys = [k for (k,) in await cursor.fetchall()]
         return len(keys), keys[:20]
 
-    async def _rename(self, conn: AsyncConnection[Any], rebuilt: dict[int, int], live: dict[int, int]) -> None:
+    async def _rename(self, conn: AsyncConnection[Any]) -> None:
         name, old, rebuilt_table = self._projection.NAME, f"{self._projection.NAME}__old", self._next.table
         await conn.execute(f"DROP TABLE IF EXISTS {old}")
         await _rename_indexes(conn, name, old)
@@ -188,9 +193,7 @@ class Rebuild:
         await _rename_indexes(conn, rebuilt_table, name)
         await conn.execute(f"ALTER TABLE {rebuilt_table} RENAME TO {name}")
         # Equal positions leave the live checkpoint as it is; a rebuild ahead of a stopped worker moves it on.
-        for partition, offset in rebuilt.items():
-            if offset > live.get(partition, -1):
-                await conn.execute(SAVE_CHECKPOINT, (name, self._topic, partition, offset))
+        await conn.execute(MOVE_CHECKPOINT_ON, {"live": name, "rebuilt": self._next.checkpoint})
         await conn.execute("DELETE FROM projection_checkpoints WHERE projection = %s", (self._next.checkpoint,))
         await conn.execute("DELETE FROM projection_status WHERE projection = %s", (self._next.checkpoint,))
 
@@ -222,7 +225,8 @@ async def _rename_indexes(conn: AsyncConnection[Any], table: str, new_prefix: st
 def _take(messages: Any, codec: AvroCodec, size: int) -> list[PositionedEvent]:
     batch = []
     for message in messages:
-        batch.append(decode_event(codec, message.topic(), message.partition(), message.offset(), message.value()))
+        position = (message.topic(), message.partition(), message.offset())
+        batch.append(decode_event(codec, *position, message.value(), command_offset_of(message.headers())))
         if len(batch) >= size:
             break
     return batch

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from domain.inventory import stock_item_id
 from projections import customer_orders, inventory_levels, order_summary
-from projections.consistency import EMBEDDED, InvalidToken, has_passed, parse_token
+from projections.consistency import InvalidToken, has_passed, parse_token, passed_topics
 from projections.ports import NotCaughtUp, ReadModels
 
 router = APIRouter(prefix="/v1", tags=["queries"])
@@ -35,7 +35,7 @@ async def _caught_up(request: Request, projection: Any, token: str | None) -> No
         position = parse_token(token)
     except InvalidToken as error:
         raise _invalid(str(error)) from None
-    topics = frozenset({f"{projection.CONTEXT}.events", EMBEDDED})
+    topics = passed_topics(projection.CONTEXT)
     deadline = time.monotonic() + WAIT_S
     while not has_passed(position, await _read_models(request).checkpoints(projection.NAME), topics):
         if time.monotonic() > deadline:

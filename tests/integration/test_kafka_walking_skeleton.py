@@ -60,7 +60,7 @@ def _stored_events(env: dict[str, str], order_id: str) -> list:
 def test_an_order_posted_over_http_is_readable_over_http(platform: dict) -> None:
     placed = _placed_order(platform["base_url"])
     assert placed["version"] == 1
-    assert placed["consistency_token"].startswith("orders.events:")
+    assert placed["consistency_token"].startswith("orders.commands:")
 
     order = _read_model(platform["base_url"], placed["order_id"])
 
@@ -84,6 +84,7 @@ def test_the_stored_event_decodes_with_the_registry_schema(platform: dict) -> No
     assert record["version"] == 1
     assert record["lines"] == ORDER["lines"]
     assert dict(message.headers())["event_type"] == b"orders.OrderPlaced"
+    assert placed["consistency_token"].endswith(":" + dict(message.headers())["command_offset"].decode())
 
 
 def test_kafkas_own_console_consumer_reads_committed_events_that_apache_avro_decodes(platform: dict) -> None:

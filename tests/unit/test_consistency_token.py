@@ -2,7 +2,8 @@
 
 import pytest
 
-from projections.consistency import InvalidToken, Position, has_passed, parse_token
+from infra.event_headers import command_offset_of
+from projections.consistency import InvalidToken, Position, command_token, has_passed, parse_token, passed_topics
 
 ORDERS = frozenset({"orders.events"})
 
@@ -32,3 +33,28 @@ def test_passed_once_the_checkpoint_reaches_the_tokens_offset() -> None:
 
 def test_a_token_of_a_topic_the_model_does_not_read_has_nothing_to_wait_for() -> None:
     assert has_passed(Position("inventory.events", 0, 99), {}, ORDERS)
+
+
+def test_a_command_token_names_the_commands_offset_and_waits_for_the_models_command_checkpoint() -> None:
+    token = command_token("orders.commands", 3, 77)
+    position = parse_token(token)
+    topics = passed_topics("orders")
+
+    assert position == Position("orders.commands", 3, 77)
+    assert not has_passed(position, {("orders.events", 3): 500, ("orders.commands", 3): 76}, topics)
+    assert has_passed(position, {("orders.events", 3): 500, ("orders.commands", 3): 77}, topics)
+    assert has_passed(parse_token("inventory.commands:0:5"), {}, topics)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([("event_type", b"orders.OrderPlaced"), ("command_offset", b"41")], 41),
+        ({"command_offset": b"7"}, 7),
+        ([("event_type", b"orders.OrderPlaced")], -1),
+        (None, -1),
+        ([("command_offset", b"not a number")], -1),
+    ],
+)
+def test_the_command_offset_comes_from_the_events_header_when_there_is_one(headers: object, expected: int) -> None:
+    assert command_offset_of(headers) == expected  # type: ignore[arg-type]
