@@ -25,6 +25,13 @@ schemas_app = typer.Typer(help="Inspect the Avro schema registry and check schem
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Full = Annotated[bool, typer.Option("--full", help="Decode every stored event, not a sample of each schema id.")]
+SubjectPrefix = Annotated[
+    str,
+    typer.Option(
+        "--subject-prefix",
+        help="Use the registry subjects named PREFIX + record name (a staging or test namespace), not the live ones.",
+    ),
+]
 SchemasDir = Annotated[
     Path | None, typer.Option("--schemas-dir", help="Folder of .avsc files (default: the repository's schemas/).")
 ]
@@ -126,6 +133,7 @@ def diff(
 def check(
     schemas_dir: SchemasDir = None,
     full: Full = False,
+    subject_prefix: SubjectPrefix = "",
     json_: Json = False,
 ) -> None:
     """Every local .avsc against the registry's versions (per the subject's level) and the events Kafka holds.
@@ -133,7 +141,7 @@ def check(
     Exit 0 when all pass; exit 1 with one line per failure."""
     with _one_line_errors():
         settings, registry = _settings()
-        report = run_check(settings, registry, schemas_dir or settings.schemas_dir, full)
+        report = run_check(registry, schemas_dir or settings.schemas_dir, settings.event_store, full, subject_prefix)
     if json_:
         typer.echo(json.dumps(report.as_dict()))
     elif report.passed:
@@ -164,7 +172,7 @@ def register(schemas_dir: SchemasDir = None, json_: Json = False) -> None:
     with _one_line_errors():
         settings, registry = _settings()
         folder = schemas_dir or settings.schemas_dir
-        report = run_check(settings, registry, folder, full=False)
+        report = run_check(registry, folder, settings.event_store)
         if not report.passed:
             for failure in report.failures:
                 typer.echo(str(failure))

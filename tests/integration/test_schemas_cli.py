@@ -15,11 +15,11 @@ import pytest
 from infra.schema_registry import Registry
 from tests.conftest import settled
 from tests.platform import ROOT, free_port
+from tests.schema_history import order_placed_history
 
 pytestmark = pytest.mark.kafka
 
 SCHEMAS = ROOT / "schemas"
-HISTORY = ROOT / "tests" / "data" / "schema_history"
 
 
 def streamkeep(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -145,17 +145,8 @@ def test_register_sets_each_subjects_compatibility_level(env):
 @pytest.fixture
 def three_versions(env) -> Iterator[str]:
     """OrderPlaced v1, v2 and v3 registered in order under a subject of this test's own, deleted afterwards."""
-    subject = f"streamkeep-test-{uuid.uuid4().hex[:8]}"
-    registry = Registry(env["SCHEMA_REGISTRY_URL"])
-    for text in (
-        HISTORY / "orders.OrderPlaced.v1.avsc",
-        HISTORY / "orders.OrderPlaced.v2.avsc",
-        SCHEMAS / "orders.OrderPlaced.avsc",
-    ):
-        registry.register(subject, text.read_text())
-    yield subject
-    registry.client.delete_subject(subject)
-    registry.client.delete_subject(subject, permanent=True)
+    with order_placed_history(env["SCHEMA_REGISTRY_URL"], f"streamkeep-test-{uuid.uuid4().hex[:8]}") as subject:
+        yield subject
 
 
 def test_diff_of_known_versions_lists_the_field_changes(env, three_versions):
