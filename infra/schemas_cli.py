@@ -15,7 +15,7 @@ from infra.avro_schema import MalformedSchema
 from infra.cli import CliError
 from infra.schema_catalog import overview, parse_version, version_detail, versions_diff
 from infra.schema_check import run_check
-from infra.schema_deploy import register_all
+from infra.schema_deploy import SchemasRefused, deploy_schemas
 from infra.schema_history import KafkaUnavailable
 from infra.schema_levels import LevelsError
 from infra.schema_registry import Registry, RegistryRefused, RegistryUnavailable, UnknownSubject
@@ -165,19 +165,20 @@ def _summary(report: dict[str, Any]) -> str:
 
 
 @schemas_app.command()
-def register(schemas_dir: SchemasDir = None, json_: Json = False) -> None:
-    """Set each subject's compatibility level and register the local schemas, after the same checks as `check`.
+def register(schemas_dir: SchemasDir = None, subject_prefix: SubjectPrefix = "", json_: Json = False) -> None:
+    """Check every local schema as `check` does, then set each subject's level and register them all, as
+    `serve` and `worker` do at start-up.
 
-    Nothing is registered when any schema fails; exit 1 with one line per failure."""
+    All or nothing: when any schema is refused (by the check or by the registry), none is registered;
+    exit 1 with one line per refusal."""
     with _one_line_errors():
         settings, registry = _settings()
-        folder = schemas_dir or settings.schemas_dir
-        report = run_check(registry, folder, settings.event_store)
-        if not report.passed:
-            for failure in report.failures:
+        try:
+            rows = deploy_schemas(registry, schemas_dir or settings.schemas_dir, settings.event_store, subject_prefix)
+        except SchemasRefused as refused:
+            for failure in refused.failures:
                 typer.echo(str(failure))
-            raise typer.Exit(1)
-        rows = register_all(registry, folder)
+            raise typer.Exit(1) from None
     if json_:
         typer.echo(json.dumps(rows))
         return
