@@ -28,13 +28,32 @@ def deploy_schemas(registry: Registry, schemas_dir: Path, kafka: str | None, pre
     checked: the registry's versions and the events stored in the Kafka at `kafka` are read when one is new."""
     local = read_local_schemas(schemas_dir)
     known = {name: registry.registered_id(prefix + name, schema.text) for name, schema in local.schemas.items()}
+    levels = load_levels(schemas_dir)
     if None in known.values():
         report = run_check(registry, schemas_dir, kafka, prefix=prefix)
+        refused = {failure.subject for failure in report.failures}
+        new = [name for name, schema_id in sorted(known.items()) if schema_id is None and name not in refused]
+        report.failures.extend(registry_refusals(registry, local, levels, new, prefix))
     else:
         check_local_files(local, report := CheckReport())
     if report.failures:
         raise SchemasRefused(report.failures)
-    return register_all(registry, local, load_levels(schemas_dir), prefix, known)
+    return register_all(registry, local, levels, prefix, known)
+
+
+def registry_refusals(
+    registry: Registry, local: LocalSchemas, levels: CompatibilityLevels, new: list[str], prefix: str = ""
+) -> list[Failure]:
+    """The registry's own verdict on each new schema, asked before anything is registered, so that it cannot
+    refuse one half-way through. It judges under the subject's current level: where this deploy changes the
+    level, our check (under the new level) is the only judge."""
+    failures = []
+    for name in new:
+        subject, level = prefix + name, levels.of(name)
+        if registry.own_compatibility(subject) == level and not registry.accepts(subject, local.schemas[name].text):
+            why = f"the schema registry refuses it: incompatible with the registered versions under {level}"
+            failures.append(Failure(name, why))
+    return failures
 
 
 def register_all(

@@ -98,6 +98,11 @@ class Registry:
         except UnknownSubject:  # no such subject, or the schema is not among its versions
             return None
 
+    def accepts(self, subject: str, text: str) -> bool:
+        """The registry's own verdict: may this schema be registered under the subject's current level?"""
+        with self._answers(subject):
+            return bool(self._client.test_compatibility(subject, Schema(text, "AVRO")))
+
     def register(self, subject: str, text: str) -> int:
         with self._answers(subject):
             return int(self._client.register_schema(subject, Schema(text, "AVRO")))

@@ -119,13 +119,28 @@ def test_full_decodes_every_stored_event(env):
 
 
 def test_register_refuses_an_incompatible_schema_and_registers_nothing(env, tmp_path):
+    """All or nothing: a new subject that sorts before the refused one, and is fine, is not registered either."""
     registry = Registry(env["SCHEMA_REGISTRY_URL"])
     before = registry.versions("orders.OrderPlaced")
     folder = schemas_copy(tmp_path, lambda fields: fields.append({"name": "gift_note", "type": "string"}))
-    result = streamkeep(env, "schemas", "register", "--schemas-dir", str(folder))
+    probe = f"Probe{uuid.uuid4().hex[:8]}"
+    (folder / f"inventory.{probe}.avsc").write_text(
+        json.dumps({"type": "record", "name": probe, "namespace": "inventory", "fields": []})
+    )
+    try:
+        result = streamkeep(env, "schemas", "register", "--schemas-dir", str(folder))
+        subjects = registry.subjects()
+    finally:
+        if f"inventory.{probe}" in registry.subjects():
+            registry.client.delete_subject(f"inventory.{probe}")
+            registry.client.delete_subject(f"inventory.{probe}", permanent=True)
     assert result.returncode == 1
-    assert "orders.OrderPlaced: field 'gift_note' added without a default" in result.stdout
+    lines = result.stdout.splitlines()
+    refused = "orders.OrderPlaced: field 'gift_note' added without a default"
+    assert lines and all(line.startswith(refused) for line in lines)
+    assert "Traceback" not in result.stderr
     assert registry.versions("orders.OrderPlaced") == before
+    assert f"inventory.{probe}" not in subjects
 
 
 def test_register_sets_each_subjects_compatibility_level(env):
