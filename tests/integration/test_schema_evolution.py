@@ -1,5 +1,6 @@
-"""OrderPlaced events written by v1 code stay where they are and are read as v3: on Kafka through Avro's
-resolution to the newest schema, on the embedded event store through eventsourcing's class_version upcasters."""
+"""OrderPlaced events written by v1 code stay where they are and are read as v3 (replayed, projected, rebuilt,
+commanded): on Kafka through Avro's resolution to the newest schema, or where that cannot resolve them through
+the upcasters; on the embedded event store through eventsourcing's class_version upcasters."""
 
 import io
 import json
@@ -112,6 +113,13 @@ def test_v1_events_in_kafka_are_replayed_projected_and_commanded_as_v3(kafka_pla
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 2
     wait_for(lambda: read_model(base_url, str(order_id))["status"] == "cancelled", 60, "the cancellation projected")
+
+    # A rebuild reads the v1 event again from the first offset, beside the live table, and swaps it in.
+    rebuilt = streamkeep(env, "rebuild", "order_summary", "--json")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads(rebuilt.stdout)["events"] > 0
+    row = read_model(base_url, str(order_id))
+    assert (row["currency"], row["total_cents"], row["status"]) == ("EUR", 2100, "cancelled")
 
     report = json.loads(streamkeep(env, "schemas", "check", "--json").stdout)
     assert report["passed"], report["failures"]
