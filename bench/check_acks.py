@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.avro_codec import connect_codec
 from infra.kafka_reader import read_to_end
+from infra.schema_deploy import connect_codec
 from infra.settings import Settings, load_settings
 from infra.topics import events_topic
 
@@ -35,7 +35,7 @@ def read_ack_log(path: Path) -> set[Ack]:
 
 def check_acks(settings: Settings, acks: set[Ack], context: str = "orders") -> AckCheck:
     """Read the events topic read_committed and count each acknowledged (aggregate id, version) in it."""
-    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir)
+    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
     acked_ids = {order_id.encode() for order_id, _ in acks}
     found: Counter[Ack] = Counter()
     for message in read_to_end(settings.kafka_bootstrap_servers, events_topic(context)):

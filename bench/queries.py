@@ -72,9 +72,9 @@ def _fill(settings: Settings, orders: int, env: dict[str, str], log_dir: Path) -
     rows = _rows(settings.database_url)
     if rows >= orders:
         return rows
-    from infra.avro_codec import connect_codec
+    from infra.schema_deploy import connect_codec
 
-    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir)
+    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
     # One order in four also has a cancellation: 5 events per 4 orders.
     ensure_history(
         settings.kafka_bootstrap_servers, codec, (orders - rows) * 5 // 4 + rows * 5 // 4 + 1, settings.partitions

@@ -102,9 +102,9 @@ def _require_kafka(settings: Settings) -> None:
 
 
 def _history(settings: Settings, events: int) -> int:
-    from infra.avro_codec import connect_codec
+    from infra.schema_deploy import connect_codec
 
-    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir)
+    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
     return ensure_history(settings.kafka_bootstrap_servers, codec, events, settings.partitions)
 
 

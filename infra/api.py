@@ -16,13 +16,14 @@ from infra.settings import Settings
 from projections.queries import router as query_router
 
 
-def create_app(settings: Settings, roles: tuple[str, ...] = ()) -> FastAPI:
-    """The API; with roles (kafka backend), the stream processors run in the same process."""
+def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = None) -> FastAPI:
+    """The API; with roles (kafka backend), the stream processors run in the same process. A codec whose
+    schemas are registered already may be given; without one, the kafka backend registers them at start-up."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.uses_kafka:
-            async with _kafka_backend(app, settings, roles):
+            async with _kafka_backend(app, settings, roles, codec):
                 yield
         else:
             _embedded_backend(app, settings)
@@ -67,13 +68,13 @@ def _embedded_backend(app: FastAPI, settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...]) -> AsyncIterator[Any]:
+async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...], codec: Any) -> AsyncIterator[Any]:
     from infra.bootstrap import connect_kafka_backend
     from infra.kafka_command_bus import KafkaCommandBus
     from infra.kafka_gateway import KafkaGatewayScript
     from infra.worker import COMMAND_CONTEXTS, Worker
 
-    codec, read_models = await connect_kafka_backend(settings)
+    codec, read_models = await connect_kafka_backend(settings, codec)
     bus = KafkaCommandBus(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s, COMMAND_CONTEXTS)
     bus.start(asyncio.get_running_loop())
     worker = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles) if roles else None

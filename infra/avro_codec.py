@@ -6,7 +6,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 
@@ -43,13 +43,11 @@ class AvroCodec:
         self._writers: dict[int, tuple[str, Any]] = {}
         self._read_as_written: set[int] = set()
 
-    def register_all(self) -> dict[str, int]:
-        """Register every local schema under its record-name subject; returns subject -> schema id."""
-        for name, text in self._local_text.items():
-            schema_id = self._registry.register_schema(name, Schema(text, "AVRO"))
+    def adopt(self, schema_ids: dict[str, int]) -> None:
+        """Encode each record name with the schema id the registry gave its local schema."""
+        for name, schema_id in schema_ids.items():
             self._ids[name] = schema_id
             self._writers[schema_id] = (name, self._local[name])
-        return dict(self._ids)
 
     def encode(self, name: str, record: dict[str, Any]) -> bytes:
         buffer = io.BytesIO()
@@ -97,10 +95,3 @@ class AvroCodec:
             name = f"{parsed['namespace']}.{parsed['name']}" if parsed.get("namespace") else parsed["name"]
             self._writers[schema_id] = (name, parse_schema(parsed))
         return self._writers[schema_id]
-
-
-def connect_codec(registry_url: str, schemas_dir: Path) -> AvroCodec:
-    """A codec whose local schemas are registered (registering an unchanged schema is a no-op)."""
-    codec = AvroCodec(SchemaRegistryClient({"url": registry_url}), load_local_schemas(schemas_dir))
-    codec.register_all()
-    return codec

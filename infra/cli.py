@@ -43,7 +43,8 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     from infra.worker import ROLES
 
     settings = load_settings()
-    platform = create_app(settings, roles=ROLES if settings.uses_kafka else ())
+    codec = _registered_codec(settings) if settings.uses_kafka else None
+    platform = create_app(settings, roles=ROLES if settings.uses_kafka else (), codec=codec)
     # No access log: one line per request costs more than the request's own work at load.
     uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False)
 
@@ -60,7 +61,16 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
         raise CliError(
             "serve needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS); use `streamkeep run` for the embedded one"
         )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    platform = create_app(settings, codec=_registered_codec(settings))
+    uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False)
+
+
+def _registered_codec(settings):  # type: ignore[no-untyped-def]
+    """The schemas registered as `streamkeep schemas register` does it, before the server starts, so that a
+    refusal is reported in one line per schema rather than as a failed start-up's traceback."""
+    from infra.schema_deploy import connect_codec
+
+    return connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
 
 
 @app.command()
@@ -128,5 +138,6 @@ def main() -> None:
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"streamkeep: {message}", err=True)
+    for line in message.splitlines():  # several problems (e.g. refused schemas): one line each
+        typer.echo(f"streamkeep: {line}", err=True)
     sys.exit(1)

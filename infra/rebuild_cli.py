@@ -31,10 +31,10 @@ def rebuild(
     settings = load_settings()
     if not settings.uses_kafka:
         raise CliError("rebuild needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
-    from infra.avro_codec import connect_codec
     from infra.rebuild import Rebuild, RebuildRefused
+    from infra.schema_deploy import connect_codec
 
-    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir)
+    codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
     job = Rebuild(settings.kafka_bootstrap_servers, settings.database_url, codec, PROJECTIONS[projection], batch)
     bar = Progress(
         TextColumn(f"rebuild {projection}"),

@@ -47,10 +47,10 @@ def replay(
     if output == "avro-json" and not settings.uses_kafka:
         raise typer.BadParameter("avro-json reads the registry's schemas: kafka backend only", param_hint="--format")
     if settings.uses_kafka:
-        from infra.avro_codec import connect_codec
         from infra.event_stream import Window
+        from infra.schema_deploy import connect_codec
 
-        codec = connect_codec(settings.schema_registry_url, settings.schemas_dir)
+        codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
         window = Window(since=start, until=end, from_offset=from_offset, partition=partition)
         source = _kafka_events(settings.kafka_bootstrap_servers, codec, context, window, follow, aggregate_id, type_)
     else:

@@ -16,7 +16,6 @@ from infra.schema_compat import directions, read_problems
 from infra.schema_history import StoredEvent, stored_events
 from infra.schema_levels import CompatibilityLevels, load_levels
 from infra.schema_registry import Registry, UnknownSubject
-from infra.settings import Settings
 
 SAMPLES_PER_SCHEMA_ID = 5
 AVRO = "Avro resolution"
@@ -81,19 +80,22 @@ def _code_version(subject: str) -> int:
     return int(getattr(EVENT_TYPES.get(subject), "class_version", 1))
 
 
-def check_registry(local: LocalSchemas, registry: Registry, levels: CompatibilityLevels, report: CheckReport) -> None:
-    """Each local schema against the registered versions its subject's level asks for."""
+def check_registry(
+    local: LocalSchemas, registry: Registry, levels: CompatibilityLevels, report: CheckReport, prefix: str = ""
+) -> None:
+    """Each local schema against the registered versions its subject's level asks for; `prefix` names a
+    namespace of subjects (`<prefix><record name>`, e.g. a staging copy) to check against instead."""
     for subject, schema in sorted(local.schemas.items()):
         level = levels.of(subject)
         backward, forward, transitive = directions(level)
         if not (backward or forward):
             continue  # NONE
         try:
-            versions = registry.versions(subject)
+            versions = registry.versions(prefix + subject)
         except UnknownSubject:
             continue  # a new subject: its first version is compatible with nothing before it
         for number in versions if transitive else versions[-1:]:
-            old = registry.version(subject, number)
+            old = registry.version(prefix + subject, number)
             report.registry_versions += 1
             registered = f"version {number} (schema id {old.schema_id})"
             if backward:
@@ -207,12 +209,15 @@ class _History:
         self.report.failures.append(Failure(subject, reason))
 
 
-def run_check(settings: Settings, registry: Registry, schemas_dir: Path, full: bool = False) -> CheckReport:
-    """The whole gate: the files, the registry's versions, and (on the kafka backend) the stored events."""
+def run_check(
+    registry: Registry, schemas_dir: Path, kafka: str | None, full: bool = False, prefix: str = ""
+) -> CheckReport:
+    """The whole gate: the files, the registry's versions (under `prefix`), and the events stored in the
+    Kafka at `kafka` (bootstrap servers; None: no stored history to check)."""
     local = read_local_schemas(schemas_dir)
     report = CheckReport()
     check_local_files(local, report)
-    check_registry(local, registry, load_levels(schemas_dir), report)
-    if settings.uses_kafka:
-        check_history(local, registry, stored_events(settings.kafka_bootstrap_servers), report, full)
+    check_registry(local, registry, load_levels(schemas_dir), report, prefix)
+    if kafka is not None:
+        check_history(local, registry, stored_events(kafka), report, full)
     return report

@@ -78,9 +78,30 @@ class Registry:
             with self._answers():
                 return str(self._client.get_compatibility())
 
+    def own_compatibility(self, subject: str) -> str | None:
+        """The level set on the subject itself; None when it has none (the registry's global level applies)."""
+        try:
+            with self._answers(subject):
+                return str(self._client.get_compatibility(subject))
+        except UnknownSubject:
+            return None
+
     def set_compatibility(self, subject: str, level: str) -> None:
         with self._answers(subject):
             self._client.set_compatibility(subject, level)
+
+    def registered_id(self, subject: str, text: str) -> int | None:
+        """The schema id if this schema is already one of the subject's versions, else None."""
+        try:
+            with self._answers(subject):
+                return int(self._client.lookup_schema(subject, Schema(text, "AVRO")).schema_id)
+        except UnknownSubject:  # no such subject, or the schema is not among its versions
+            return None
+
+    def accepts(self, subject: str, text: str) -> bool:
+        """The registry's own verdict: may this schema be registered under the subject's current level?"""
+        with self._answers(subject):
+            return bool(self._client.test_compatibility(subject, Schema(text, "AVRO")))
 
     def register(self, subject: str, text: str) -> int:
         with self._answers(subject):

@@ -15,7 +15,7 @@ from infra.avro_schema import MalformedSchema
 from infra.cli import CliError
 from infra.schema_catalog import overview, parse_version, version_detail, versions_diff
 from infra.schema_check import run_check
-from infra.schema_deploy import register_all
+from infra.schema_deploy import SchemasRefused, deploy_schemas
 from infra.schema_history import KafkaUnavailable
 from infra.schema_levels import LevelsError
 from infra.schema_registry import Registry, RegistryRefused, RegistryUnavailable, UnknownSubject
@@ -25,6 +25,13 @@ schemas_app = typer.Typer(help="Inspect the Avro schema registry and check schem
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Full = Annotated[bool, typer.Option("--full", help="Decode every stored event, not a sample of each schema id.")]
+SubjectPrefix = Annotated[
+    str,
+    typer.Option(
+        "--subject-prefix",
+        help="Use the registry subjects named PREFIX + record name (a staging or test namespace), not the live ones.",
+    ),
+]
 SchemasDir = Annotated[
     Path | None, typer.Option("--schemas-dir", help="Folder of .avsc files (default: the repository's schemas/).")
 ]
@@ -126,6 +133,7 @@ def diff(
 def check(
     schemas_dir: SchemasDir = None,
     full: Full = False,
+    subject_prefix: SubjectPrefix = "",
     json_: Json = False,
 ) -> None:
     """Every local .avsc against the registry's versions (per the subject's level) and the events Kafka holds.
@@ -133,7 +141,7 @@ def check(
     Exit 0 when all pass; exit 1 with one line per failure."""
     with _one_line_errors():
         settings, registry = _settings()
-        report = run_check(settings, registry, schemas_dir or settings.schemas_dir, full)
+        report = run_check(registry, schemas_dir or settings.schemas_dir, settings.event_store, full, subject_prefix)
     if json_:
         typer.echo(json.dumps(report.as_dict()))
     elif report.passed:
@@ -157,19 +165,20 @@ def _summary(report: dict[str, Any]) -> str:
 
 
 @schemas_app.command()
-def register(schemas_dir: SchemasDir = None, json_: Json = False) -> None:
-    """Set each subject's compatibility level and register the local schemas, after the same checks as `check`.
+def register(schemas_dir: SchemasDir = None, subject_prefix: SubjectPrefix = "", json_: Json = False) -> None:
+    """Check every local schema as `check` does, then set each subject's level and register them all, as
+    `serve` and `worker` do at start-up.
 
-    Nothing is registered when any schema fails; exit 1 with one line per failure."""
+    All or nothing: when any schema is refused (by the check or by the registry), none is registered;
+    exit 1 with one line per refusal."""
     with _one_line_errors():
         settings, registry = _settings()
-        folder = schemas_dir or settings.schemas_dir
-        report = run_check(settings, registry, folder, full=False)
-        if not report.passed:
-            for failure in report.failures:
+        try:
+            rows = deploy_schemas(registry, schemas_dir or settings.schemas_dir, settings.event_store, subject_prefix)
+        except SchemasRefused as refused:
+            for failure in refused.failures:
                 typer.echo(str(failure))
-            raise typer.Exit(1)
-        rows = register_all(registry, folder)
+            raise typer.Exit(1) from None
     if json_:
         typer.echo(json.dumps(rows))
         return

@@ -24,6 +24,11 @@ class Settings:
     def uses_kafka(self) -> bool:
         return self.backend == "kafka"
 
+    @property
+    def event_store(self) -> str | None:
+        """Kafka's bootstrap servers when the events live there, else None (the embedded backend)."""
+        return self.kafka_bootstrap_servers if self.uses_kafka else None
+
 
 class SettingsError(Exception):
     """A setting has a value we cannot use."""

@@ -8,8 +8,8 @@ from collections import Counter
 
 import httpx
 
-from infra.avro_codec import connect_codec
 from infra.kafka_reader import read_to_end
+from infra.schema_deploy import connect_codec
 from infra.settings import REPOSITORY_ROOT
 from tests.conftest import ORDER
 

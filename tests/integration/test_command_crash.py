@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from infra.avro_codec import connect_codec
 from infra.kafka_reader import read_to_end
+from infra.schema_deploy import connect_codec
 from infra.settings import REPOSITORY_ROOT
 from tests.conftest import ORDER
 from tests.integration.command_load import (

@@ -15,11 +15,11 @@ import pytest
 from infra.schema_registry import Registry
 from tests.conftest import settled
 from tests.platform import ROOT, free_port
+from tests.schema_history import order_placed_history
 
 pytestmark = pytest.mark.kafka
 
 SCHEMAS = ROOT / "schemas"
-HISTORY = ROOT / "tests" / "data" / "schema_history"
 
 
 def streamkeep(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -119,13 +119,28 @@ def test_full_decodes_every_stored_event(env):
 
 
 def test_register_refuses_an_incompatible_schema_and_registers_nothing(env, tmp_path):
+    """All or nothing: a new subject that sorts before the refused one, and is fine, is not registered either."""
     registry = Registry(env["SCHEMA_REGISTRY_URL"])
     before = registry.versions("orders.OrderPlaced")
     folder = schemas_copy(tmp_path, lambda fields: fields.append({"name": "gift_note", "type": "string"}))
-    result = streamkeep(env, "schemas", "register", "--schemas-dir", str(folder))
+    probe = f"Probe{uuid.uuid4().hex[:8]}"
+    (folder / f"inventory.{probe}.avsc").write_text(
+        json.dumps({"type": "record", "name": probe, "namespace": "inventory", "fields": []})
+    )
+    try:
+        result = streamkeep(env, "schemas", "register", "--schemas-dir", str(folder))
+        subjects = registry.subjects()
+    finally:
+        if f"inventory.{probe}" in registry.subjects():
+            registry.client.delete_subject(f"inventory.{probe}")
+            registry.client.delete_subject(f"inventory.{probe}", permanent=True)
     assert result.returncode == 1
-    assert "orders.OrderPlaced: field 'gift_note' added without a default" in result.stdout
+    lines = result.stdout.splitlines()
+    refused = "orders.OrderPlaced: field 'gift_note' added without a default"
+    assert lines and all(line.startswith(refused) for line in lines)
+    assert "Traceback" not in result.stderr
     assert registry.versions("orders.OrderPlaced") == before
+    assert f"inventory.{probe}" not in subjects
 
 
 def test_register_sets_each_subjects_compatibility_level(env):
@@ -145,17 +160,8 @@ def test_register_sets_each_subjects_compatibility_level(env):
 @pytest.fixture
 def three_versions(env) -> Iterator[str]:
     """OrderPlaced v1, v2 and v3 registered in order under a subject of this test's own, deleted afterwards."""
-    subject = f"streamkeep-test-{uuid.uuid4().hex[:8]}"
-    registry = Registry(env["SCHEMA_REGISTRY_URL"])
-    for text in (
-        HISTORY / "orders.OrderPlaced.v1.avsc",
-        HISTORY / "orders.OrderPlaced.v2.avsc",
-        SCHEMAS / "orders.OrderPlaced.avsc",
-    ):
-        registry.register(subject, text.read_text())
-    yield subject
-    registry.client.delete_subject(subject)
-    registry.client.delete_subject(subject, permanent=True)
+    with order_placed_history(env["SCHEMA_REGISTRY_URL"], f"streamkeep-test-{uuid.uuid4().hex[:8]}") as subject:
+        yield subject
 
 
 def test_diff_of_known_versions_lists_the_field_changes(env, three_versions):
