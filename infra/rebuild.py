@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, errors
 
 from infra.avro_codec import AvroCodec
 from infra.event_headers import command_offset_of
@@ -31,6 +31,7 @@ from infra.projection_writer import (
 
 REBUILD_LOCK = 0x5EC0_0002  # advisory lock class: one rebuild per projection at a time
 BATCH = 5000
+SWAP_ATTEMPTS = 3
 
 MOVE_CHECKPOINT_ON = """
 INSERT INTO projection_checkpoints AS c (projection, topic, partition, "offset", command_offset)
@@ -99,7 +100,8 @@ class Rebuild:
                     return RebuildResult(self._projection.NAME, events, time.monotonic() - started, "in-place")
                 events = await self._build_next(conn, progress)
                 result = RebuildResult(self._projection.NAME, events, 0.0, "blue-green")
-                result.events += await self._swap(conn, diff, result)
+                await self._analyze_next(conn)
+                result.events += await self._swap_retrying(conn, diff, result)
                 await conn.execute(f"DROP TABLE IF EXISTS {self._projection.NAME}__old")
                 await conn.commit()
         result.wall_s = time.monotonic() - started
@@ -109,7 +111,30 @@ class Rebuild:
         await create_bookkeeping(conn)
         await create_tables(conn, self._live)
         await create_tables(conn, self._next)
+        # Autovacuum on the table being built can deadlock with the swap's rename (seen: VACUUM ANALYZE of
+        # `__next` waiting on the swap's transaction while the rename waited on it); the rebuild analyzes it.
+        await conn.execute(f"ALTER TABLE {self._next.table} SET (autovacuum_enabled = false)")
         await conn.commit()
+
+    async def _analyze_next(self, conn: AsyncConnection[Any]) -> None:
+        """Statistics for the rebuilt table before it goes live, so the first queries get good plans."""
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute(f"ANALYZE {self._next.table}")
+        finally:
+            await conn.set_autocommit(False)
+
+    async def _swap_retrying(self, conn: AsyncConnection[Any], diff: bool, result: RebuildResult) -> int:
+        """The swap is one transaction: when PostgreSQL breaks a deadlock by cancelling it, it is run again."""
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            try:
+                return await self._swap(conn, diff, result)
+            except errors.DeadlockDetected:
+                await conn.rollback()
+                if attempt == SWAP_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
 
     async def _build_next(self, conn: AsyncConnection[Any], progress: Progress) -> int:
         """Apply everything up to today's end into `__next`, resuming from its checkpoint, a transaction a batch."""
@@ -192,6 +217,7 @@ class Rebuild:
         await conn.execute(f"ALTER TABLE {name} RENAME TO {old}")
         await _rename_indexes(conn, rebuilt_table, name)
         await conn.execute(f"ALTER TABLE {rebuilt_table} RENAME TO {name}")
+        await conn.execute(f"ALTER TABLE {name} RESET (autovacuum_enabled)")
         # Equal positions leave the live checkpoint as it is; a rebuild ahead of a stopped worker moves it on.
         await conn.execute(MOVE_CHECKPOINT_ON, {"live": name, "rebuilt": self._next.checkpoint})
         await conn.execute("DELETE FROM projection_checkpoints WHERE projection = %s", (self._next.checkpoint,))
