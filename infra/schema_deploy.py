@@ -1,5 +1,6 @@
 """Registering the local schemas, as a deploy and every start-up do: all are checked, then each gets its level."""
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from infra.cli import CliError
 from infra.local_schemas import LocalSchemas, read_local_schemas
 from infra.schema_check import CheckReport, Failure, check_local_files, run_check
 from infra.schema_levels import CompatibilityLevels, load_levels
-from infra.schema_registry import Registry
+from infra.schema_registry import Registry, RegistryRefused
 
 
 class SchemasRefused(CliError):
@@ -71,11 +72,26 @@ def register_all(
         subject, level = prefix + name, levels.of(name)
         # The level first, so the registry applies it to this registration too (Confluent's registry,
         # Karapace and Apicurio all take a level for a subject that has no version yet).
-        if registry.own_compatibility(subject) != level:
-            registry.set_compatibility(subject, level)
+        give_level(registry, subject, level)
         schema_id = known.get(name) or registry.register(subject, schema.text)
         rows.append({"subject": subject, "record": name, "schema_id": schema_id, "compatibility": level})
     return rows
+
+
+def give_level(registry: Registry, subject: str, level: str, attempts: int = 3) -> None:
+    """Set the subject's level unless it has it. `serve` and `worker` start together on a fresh registry and
+    race here: Apicurio refuses the second to create the rule ("already exists"), which is fine when the
+    first set the same level; read it again and, if it differs, set it again."""
+    for attempt in range(1, attempts + 1):
+        if registry.own_compatibility(subject) == level:
+            return
+        try:
+            registry.set_compatibility(subject, level)
+            return
+        except RegistryRefused:
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 def connect_codec(registry_url: str, schemas_dir: Path, kafka: str | None = None) -> AvroCodec:

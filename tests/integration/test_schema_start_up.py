@@ -3,6 +3,7 @@ and refusing (in one line per schema, registering nothing) what a deploy would r
 
 import asyncio
 import dataclasses
+import uuid
 
 import pytest
 
@@ -54,3 +55,28 @@ def test_a_start_up_refuses_an_incompatible_schema_in_one_line_and_registers_not
     lines = result.stderr.splitlines()
     assert lines and all(line.startswith("streamkeep: orders.OrderPlaced: field 'gift_note' added") for line in lines)
     assert registry.versions("orders.OrderPlaced") == before
+
+
+def test_processes_starting_together_on_subjects_without_a_level_all_come_up(infra_env):
+    # serve and worker start at once on a fresh registry: both find no level and both set it. Apicurio refused
+    # the second ("A rule named 'COMPATIBILITY' already exists") and the worker died in a fresh CI run.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from infra.local_schemas import read_local_schemas
+    from infra.schema_deploy import register_all
+    from infra.schema_levels import load_levels
+    from tests.platform import ROOT
+
+    registry = Registry(infra_env["SCHEMA_REGISTRY_URL"])
+    local, levels = read_local_schemas(ROOT / "schemas"), load_levels(ROOT / "schemas")
+    prefix = f"streamkeep-race-{uuid.uuid4().hex[:8]}."
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            rows = list(pool.map(lambda _: register_all(registry, local, levels, prefix), range(4)))
+        assert all(r == rows[0] for r in rows)
+        for row in rows[0]:
+            assert registry.own_compatibility(row["subject"]) == row["compatibility"]
+    finally:
+        for subject in [s for s in registry.subjects() if s.startswith(prefix)]:
+            registry.client.delete_subject(subject)
+            registry.client.delete_subject(subject, permanent=True)
