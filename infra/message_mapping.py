@@ -53,6 +53,11 @@ OUTCOME = "streamkeep.CommandOutcome"
 LINE_TYPES: dict[type, Any] = {PlaceOrder: OrderLine, ScheduleShipment: ShipmentLine}
 
 
+def matches_type(name: str, wanted: str | None) -> bool:
+    """Whether a record full name is the type asked for (None: any), by full name or by its short name."""
+    return wanted is None or name == wanted or name.rsplit(".", 1)[-1] == wanted
+
+
 def event_name(event: object) -> str:
     return EVENT_NAMES[type(event)]
 
