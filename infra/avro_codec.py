@@ -3,6 +3,7 @@
 import io
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +33,35 @@ def load_local_schemas(schemas_dir: Path) -> dict[str, str]:
     return schemas
 
 
+# Rewrites a schema's JSON before it is parsed: how a codec's view of the records differs from the plain one.
+SchemaView = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _as_is(schema: dict[str, Any]) -> dict[str, Any]:
+    return schema
+
+
 class AvroCodec:
     """Encodes records with the local schemas and decodes any registered writer schema into them."""
 
-    def __init__(self, registry: SchemaRegistryClient, local_schemas: dict[str, str]) -> None:
+    def __init__(
+        self, registry: SchemaRegistryClient, local_schemas: dict[str, str], view: SchemaView = _as_is
+    ) -> None:
         self._registry = registry
-        self._local = {name: parse_schema(json.loads(text)) for name, text in local_schemas.items()}
+        self._view = view
+        self._local = {name: parse_schema(view(json.loads(text))) for name, text in local_schemas.items()}
         self._local_text = local_schemas
         self._ids: dict[str, int] = {}
         self._writers: dict[int, tuple[str, Any]] = {}
         self._read_as_written: set[int] = set()
+
+    def viewed(self, view: SchemaView) -> "AvroCodec":
+        """A decoding codec on the same registry whose schemas (local and writer) are first rewritten by `view`;
+        schema ids already known are carried over, each parsed once more in the new view."""
+        codec = AvroCodec(self._registry, self._local_text, view)
+        codec._ids = dict(self._ids)
+        codec._writers = {i: (name, codec._local[name]) for name, i in self._ids.items()}
+        return codec
 
     def adopt(self, schema_ids: dict[str, int]) -> None:
         """Encode each record name with the schema id the registry gave its local schema."""
@@ -93,5 +113,10 @@ class AvroCodec:
                 raise UndecodableMessage(f"schema id {schema_id} is not in the registry: {error}") from error
             parsed = json.loads(text)
             name = f"{parsed['namespace']}.{parsed['name']}" if parsed.get("namespace") else parsed["name"]
-            self._writers[schema_id] = (name, parse_schema(parsed))
+            self._writers[schema_id] = (name, parse_schema(self._view(parsed)))
         return self._writers[schema_id]
+
+
+def reading_codec(registry_url: str, schemas_dir: Path) -> AvroCodec:
+    """A codec for decoding only: writer schemas come from the registry by id, nothing is registered."""
+    return AvroCodec(SchemaRegistryClient({"url": registry_url}), load_local_schemas(schemas_dir))

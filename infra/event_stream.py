@@ -20,6 +20,7 @@ class Window:
     until: datetime | None = None
     from_offset: int | None = None
     partition: int | None = None
+    partitions: tuple[int, ...] | None = None  # only these partitions (a share of the topic)
     starts: dict[int, int] | None = None  # per partition: the first offset to read
     ends: dict[int, int] | None = None  # per partition: the offset to stop before (only these partitions)
 
@@ -27,6 +28,13 @@ class Window:
 def stream(bootstrap_servers: str, topic: str, window: Window, follow: bool = False) -> Iterator[Message]:
     """Yield the committed records in the window, partition by partition interleaved; stop at today's end unless
     `follow`. Memory stays flat: nothing is kept once yielded."""
+    for batch in batches(bootstrap_servers, topic, window, follow):
+        yield from batch
+
+
+def batches(bootstrap_servers: str, topic: str, window: Window, follow: bool = False) -> Iterator[list[Message]]:
+    """The records of `stream`, a consumer poll's worth (up to POLL_BATCH) at a time: callers with per-event
+    work this light pay for a generator step per batch rather than per record."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap_servers,
@@ -47,21 +55,31 @@ def stream(bootstrap_servers: str, topic: str, window: Window, follow: bool = Fa
         until_ms = int(window.until.timestamp() * 1000) if window.until else None
         consumer.assign([TopicPartition(topic, p, starts[p]) for p in sorted(live)])
         while live:
-            for message in consumer.consume(POLL_BATCH, POLL_S):
-                partition, error = message.partition(), message.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        raise KafkaException(error)
-                    if not follow:
-                        live.discard(partition)
-                elif partition in live and (
-                    message.offset() >= ends.get(partition, _NEVER) or _after(message, until_ms)
-                ):
-                    live.discard(partition)
-                elif partition in live:
-                    yield message
+            kept = _keep(consumer.consume(POLL_BATCH, POLL_S), live, ends, until_ms, follow)
+            if kept:
+                yield kept
     finally:
         consumer.close()
+
+
+def _keep(
+    messages: list[Message], live: set[int], ends: dict[int, int], until_ms: int | None, follow: bool
+) -> list[Message]:
+    """The records still inside the window; a partition leaves `live` at its end, its `until` or (not
+    following) its EOF."""
+    kept = []
+    for message in messages:
+        partition, error = message.partition(), message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(error)
+            if not follow:
+                live.discard(partition)
+        elif partition in live and (message.offset() >= ends.get(partition, _NEVER) or _after(message, until_ms)):
+            live.discard(partition)
+        elif partition in live:
+            kept.append(message)
+    return kept
 
 
 def _after(message: Message, until_ms: int | None) -> bool:
@@ -79,6 +97,8 @@ def _bounds(consumer: Consumer, topic: str, window: Window, follow: bool) -> tup
         if window.partition not in partitions:
             raise ValueError(f"{topic} has no partition {window.partition} (it has {len(partitions)})")
         partitions = [window.partition]
+    if window.partitions is not None:
+        partitions = [p for p in partitions if p in window.partitions]
     since = _offsets_at(consumer, topic, partitions, window.since) if window.since else {}
     until = _offsets_at(consumer, topic, partitions, window.until) if window.until else {}
     starts, ends = {}, {}

@@ -4,14 +4,13 @@ The caller owns the transaction: the worker, a rebuild and `replay --into` all c
 status together, so a crash or a redelivery never applies an event twice and never skips one.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 CHECKPOINT_LOCK = 0x5EC0_0003  # advisory lock class: one writer of a projection's rows and checkpoint at a time
 
@@ -71,11 +70,13 @@ class PositionedEvent:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a projection writes: its table and the name its checkpoint is kept under."""
+    """Where a projection writes: its table and the name its checkpoint is kept under. `exclusive`: nothing but
+    this writer ever writes the table (a rebuild's `__next`), so rows new to it can be copied straight in."""
 
     projection: ModuleType
     table: str
     checkpoint: str
+    exclusive: bool = False
 
     @classmethod
     def live(cls, projection: ModuleType) -> "Target":
@@ -123,6 +124,7 @@ async def apply_batch(conn: AsyncConnection[Any], target: Target, batch: Sequenc
             applied.failures.append((positioned, f"{projection.NAME}: {type(error).__name__}: {error}"))
     keys = {k for k, _ in keyed if k is not None}
     rows = await _current_rows(conn, target, keys)
+    stored = set(rows)
     changed = set()
     for row_key, positioned in keyed:
         if row_key is None:
@@ -137,7 +139,7 @@ async def apply_batch(conn: AsyncConnection[Any], target: Target, batch: Sequenc
             changed.add(row_key)
     if changed:
         # Sorted keys: concurrent writers lock rows in one order and cannot deadlock.
-        await write_rows(conn, target, [rows[k] for k in sorted(changed, key=str)])
+        await write_rows(conn, target, [rows[k] for k in sorted(changed, key=str)], stored)
     ends: dict[tuple[str, int], tuple[int, int]] = {}
     for positioned in fresh:  # in offset order per partition (see _past)
         where = (positioned.topic, positioned.partition)
@@ -183,23 +185,47 @@ async def _current_rows(conn: AsyncConnection[Any], target: Target, keys: set[An
     return {row[key]: row for row in await cursor.fetchall()}
 
 
-async def write_rows(conn: AsyncConnection[Any], target: Target, rows: list[dict[str, Any]]) -> None:
-    """COPY the rows into a session-private staging table, then merge them with the projection's upsert: a
-    fraction of the per-row cost of executemany."""
+async def write_rows(
+    conn: AsyncConnection[Any], target: Target, rows: list[dict[str, Any]], stored: Collection[Any] | None = None
+) -> None:
+    """Binary COPY, typed once per table. On an exclusive target, rows whose key is not `stored` (not in the table
+    yet) go straight in; the rest go to a session-private staging table merged by the projection's upsert."""
     projection = target.projection
+    key = projection.KEY
+    if target.exclusive and stored is not None:
+        await _copy_rows(conn, target.table, projection.COLUMNS, [row for row in rows if row[key] not in stored])
+        rows = [row for row in rows if row[key] in stored]
+    if not rows:
+        return
     staged = f"staged_{target.table}"
     await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {target.table}) ON COMMIT DELETE ROWS")
-    json_columns = [i for i, column in enumerate(projection.COLUMNS) if column in projection.JSON_COLUMNS]
-    cursor = conn.cursor()
-    async with cursor.copy(f"COPY {staged} ({', '.join(projection.COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            values = [row[column] for column in projection.COLUMNS]
-            for i in json_columns:
-                values[i] = Jsonb(values[i])
-            await copy.write_row(values)
+    await _copy_rows(conn, staged, projection.COLUMNS, rows)
     await conn.execute(projection.upsert_sql(target.table, staged))
     # ON COMMIT DELETE ROWS empties it at commit; a second write in the same transaction must not see these.
     await conn.execute(f"DELETE FROM {staged}")
+
+
+async def _copy_rows(
+    conn: AsyncConnection[Any], table: str, columns: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
+    if not rows:
+        return
+    types = await column_types(conn, table, columns)
+    async with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        # Types set once: psycopg then dumps each value with the column's dumper, no per-value lookup.
+        copy.set_types(types)
+        for row in rows:
+            await copy.write_row([row[column] for column in columns])
+
+
+async def column_types(conn: AsyncConnection[Any], table: str, columns: Sequence[str]) -> list[int]:
+    """The type oids of a table's columns, in the order given (a staging table's are its model's)."""
+    cursor = await conn.execute(
+        "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        (table,),
+    )
+    oids = dict(await cursor.fetchall())
+    return [oids[column] for column in columns]
 
 
 async def checkpoints(conn: AsyncConnection[Any], name: str) -> dict[tuple[str, int], int]:

@@ -8,16 +8,17 @@ and renames `__next` over the live table; the old one is dropped after.
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from confluent_kafka import Message
 from psycopg import AsyncConnection, errors
 
 from infra.avro_codec import AvroCodec
 from infra.event_headers import command_offset_of
-from infra.event_stream import Window, end_offsets, stream
+from infra.event_stream import Window, batches, end_offsets
 from infra.projection_worker import decode_event
 from infra.projection_writer import (
     PositionedEvent,
@@ -28,6 +29,7 @@ from infra.projection_writer import (
     create_tables,
     lock_checkpoint,
 )
+from infra.schema_views import event_view
 
 REBUILD_LOCK = 0x5EC0_0002  # advisory lock class: one rebuild per projection at a time
 BATCH = 5000
@@ -77,11 +79,12 @@ class Rebuild:
         self._batch = batch
         self._bootstrap = bootstrap
         self._database_url = database_url
-        self._codec = codec
+        self._codec = codec.viewed(event_view)
         self._projection = projection
         self._topic = f"{projection.CONTEXT}.events"
         self._live = Target.live(projection)
-        self._next = Target(projection, f"{projection.NAME}__next", f"{projection.NAME}__next")
+        # Only a rebuild (holding REBUILD_LOCK) writes `__next`: its new rows can be copied straight in.
+        self._next = Target(projection, f"{projection.NAME}__next", f"{projection.NAME}__next", exclusive=True)
 
     async def run(self, in_place: bool, diff: bool, progress: Progress) -> RebuildResult:
         started = time.monotonic()
@@ -156,7 +159,7 @@ class Rebuild:
     ) -> int:
         total = sum(max(0, ends[p] - starts.get(p, 0)) for p in ends)
         window = Window(starts=starts, ends=ends)
-        messages = stream(self._bootstrap, self._topic, window)
+        messages = batches(self._bootstrap, self._topic, window)
         applied = 0
         taking = asyncio.ensure_future(asyncio.to_thread(_take, messages, self._codec, self._batch))
         while True:
@@ -248,11 +251,14 @@ async def _rename_indexes(conn: AsyncConnection[Any], table: str, new_prefix: st
             await conn.execute(f"ALTER INDEX {index} RENAME TO {new_prefix}{index[len(table) :]}")
 
 
-def _take(messages: Any, codec: AvroCodec, size: int) -> list[PositionedEvent]:
-    batch = []
-    for message in messages:
-        position = (message.topic(), message.partition(), message.offset())
-        batch.append(decode_event(codec, *position, message.value(), command_offset_of(message.headers())))
+def _take(polls: Iterator[list[Message]], codec: AvroCodec, size: int) -> list[PositionedEvent]:
+    """The next `size` or so events (whole polls), decoded; empty at the window's end."""
+    batch: list[PositionedEvent] = []
+    for poll in polls:
+        batch.extend(
+            decode_event(codec, m.topic(), m.partition(), m.offset(), m.value(), command_offset_of(m.headers()))
+            for m in poll
+        )
         if len(batch) >= size:
             break
     return batch

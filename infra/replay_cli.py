@@ -10,7 +10,7 @@ from uuid import UUID
 
 import typer
 
-from infra.message_mapping import EVENT_TYPES, event_to_record, record_to_event
+from infra.message_mapping import EVENT_TYPES, event_to_record, matches_type, record_to_event
 from infra.settings import load_settings
 from infra.topics import CONTEXTS, events_topic
 from projections.catalogue import PROJECTIONS
@@ -57,7 +57,9 @@ def replay(
         codec = None
         source = _embedded_events(settings, context, start, end, from_offset, aggregate_id, type_)
     out = sys.stdout
-    if into is not None:
+    if settings.uses_kafka and output == "json" and into is None:
+        _json_lines(settings, codec, events_topic(context), window, follow, aggregate_id, type_)
+    elif into is not None:
         _fold_into(PROJECTIONS[into], source, out)
     elif output == "json":
         for line, _ in source:
@@ -70,6 +72,24 @@ def replay(
             row = (f"{line['partition']}/{line['offset']}", line["timestamp"], line["type"], line["aggregate_id"])
             out.write(_TABLE_ROW.format(*row, line["version"]) + "\n")
     out.flush()
+
+
+def _json_lines(
+    settings: Any, codec: Any, topic: str, window: Any, follow: bool, aggregate_id: UUID | None, type_: str | None
+) -> None:
+    """The JSON-lines fast path; a whole topic's worth is shared out among processes, one per core."""
+    from infra.json_lines import write_json_lines
+    from infra.replay_fanout import jobs_for, replay_shares
+
+    bootstrap = settings.kafka_bootstrap_servers
+    whole_topic = not follow and aggregate_id is None and window.partition is None
+    shares = jobs_for(bootstrap, topic) if whole_topic else []
+    if len(shares) > 1:
+        registry = settings.schema_registry_url
+        replay_shares(shares, bootstrap, registry, settings.schemas_dir, topic, window, sys.stdout, type_)
+        return
+    key = str(aggregate_id).encode() if aggregate_id else None
+    write_json_lines(bootstrap, codec, topic, window, sys.stdout, _warn, follow, key, type_)
 
 
 def _uuid(text: str) -> UUID:
@@ -91,8 +111,8 @@ def _time(text: str | None, option: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _matches_type(name: str, wanted: str | None) -> bool:
-    return wanted is None or name == wanted or name.rsplit(".", 1)[-1] == wanted
+def _warn(message: str) -> None:
+    typer.echo(f"streamkeep: {message}", err=True)
 
 
 def _line(topic: str, partition: int, offset: int, at: datetime, name: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -130,19 +150,17 @@ def _kafka_events(
         if key is not None and message.key() != key:
             continue
         header = dict(message.headers() or ()).get("event_type")
-        if header is not None and not _matches_type(header.decode(), type_):
+        if header is not None and not matches_type(header.decode(), type_):
             continue
         try:
             name, record = codec.decode(message.value())
         except UndecodableMessage as error:
-            typer.echo(f"streamkeep: skipping {message.partition()}/{message.offset()}: {error}", err=True)
+            _warn(f"skipping {message.partition()}/{message.offset()}: {error}")
             continue
-        if not _matches_type(name, type_):
+        if not matches_type(name, type_):
             continue
         if name not in EVENT_TYPES:
-            typer.echo(
-                f"streamkeep: skipping {message.partition()}/{message.offset()}: {name} is no event of ours", err=True
-            )
+            _warn(f"skipping {message.partition()}/{message.offset()}: {name} is no event of ours")
             continue
         at = datetime.fromtimestamp(message.timestamp()[1] / 1000, timezone.utc)
         yield _line(message.topic(), message.partition(), message.offset(), at, name, record), record
@@ -167,7 +185,7 @@ def _embedded_events(
         record.pop("command_id"), record.pop("correlation_id")
         selected = (
             name.startswith(f"{context}.")
-            and _matches_type(name, type_)
+            and matches_type(name, type_)
             and (aggregate_id is None or event.originator_id == aggregate_id)
             and (from_offset is None or position >= from_offset)
             and (since is None or event.timestamp >= since)
