@@ -13,6 +13,7 @@ from infra.avro_codec import UndecodableMessage
 from infra.event_stream import Window, end_offsets
 from infra.json_lines import JsonLines, write_json_lines
 from infra.kafka_reader import read_to_end
+from infra.message_mapping import EVENT_TYPES
 from infra.replay_fanout import replay_shares
 from infra.schema_deploy import connect_codec
 from infra.schema_views import json_lines_view
@@ -29,6 +30,8 @@ def plain_line(codec: object, message: object) -> str | None:
     try:
         name, record = codec.decode(message.value())  # type: ignore[attr-defined]
     except UndecodableMessage:
+        return None
+    if name not in EVENT_TYPES:  # a record of an outside client's type (the poison test's): not an event
         return None
     at = datetime.fromtimestamp(message.timestamp()[1] / 1000, timezone.utc)  # type: ignore[attr-defined]
     line = {
@@ -55,8 +58,11 @@ def test_every_event_prints_as_the_plain_codec_and_json_dumps_printed_it(kafka_p
     for message in read_to_end(env["KAFKA_BOOTSTRAP_SERVERS"], TOPIC):
         expected = plain_line(codec, message)
         if expected is None:  # a poison record another test left: the fast path skips it too
-            with pytest.raises(UndecodableMessage):
-                viewed.decode(message.value())
+            try:
+                name, _ = viewed.decode(message.value())
+            except UndecodableMessage:
+                continue
+            assert name not in EVENT_TYPES
             continue
         name, record = viewed.decode(message.value())
         assert lines.line(message.partition(), message.offset(), message.timestamp()[1], name, record) == expected
