@@ -57,6 +57,9 @@ def replay(
         codec = None
         source = _embedded_events(settings, context, start, end, from_offset, aggregate_id, type_)
     out = sys.stdout
+    if follow:
+        # Each event as it comes, also into a pipe or a file (which would otherwise hold a block back).
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if settings.uses_kafka and output == "json" and into is None:
         _json_lines(settings, codec, events_topic(context), window, follow, aggregate_id, type_)
     elif into is not None:

@@ -4,13 +4,14 @@ import json
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 import pytest
 
 from domain.inventory import stock_item_id
 from tests.conftest import ORDER, settled
-from tests.platform import run_cli
+from tests.platform import StreamkeepProcess, run_cli, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -93,3 +94,32 @@ def test_into_folds_the_events_through_a_projection_and_bad_options_are_one_line
     for bad in (["--since", "yesterday"], ["--into", "nope"], ["--context", "billing"], ["--aggregate", "x"]):
         result = run_cli(["replay", *bad], kafka_platform["env"])
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("output", ["json", "table"])
+def test_follow_prints_an_event_written_after_it_started_and_keeps_following(
+    kafka_platform: dict, tmp_path: Path, output: str
+) -> None:
+    settled(kafka_platform)
+    base_url, env = kafka_platform["base_url"], kafka_platform["env"]
+    order_id = _place(base_url)
+    out = tmp_path / "follow.out"
+    args = ["replay", "--context", "orders", "--aggregate", order_id, "--format", output, "--follow"]
+    follower = StreamkeepProcess(args, env, out).start()
+
+    def printed() -> list[str]:
+        return [line for line in out.read_text().splitlines() if order_id in line]
+
+    try:
+        wait_for(lambda: len(printed()) == 1, 60, "the order's first event")
+        cancel = httpx.post(f"{base_url}/v1/orders/{order_id}/cancel", json={"reason": "followed"}, timeout=10)
+        assert cancel.status_code == 200, cancel.text
+
+        lines = wait_for(lambda: (p := printed()) and len(p) == 2 and p, 60, "the cancellation, followed")
+
+        assert "orders.OrderPlaced" in lines[0] and "orders.OrderCancelled" in lines[1]
+        if output == "json":
+            assert [json.loads(line)["version"] for line in lines] == [1, 2]
+        assert follower.process is not None and follower.process.poll() is None, "still following"
+    finally:
+        follower.stop()
