@@ -105,7 +105,8 @@ def test_follow_prints_an_event_written_after_it_started_and_keeps_following(
     order_id = _place(base_url)
     out = tmp_path / "follow.out"
     args = ["replay", "--context", "orders", "--aggregate", order_id, "--format", output, "--follow"]
-    follower = StreamkeepProcess(args, env, out).start()
+    # Buffered as a user's shell would leave it (empty: unset for Python), so only our flushing shows lines.
+    follower = StreamkeepProcess(args, {**env, "PYTHONUNBUFFERED": ""}, out).start()
 
     def printed() -> list[str]:
         return [line for line in out.read_text().splitlines() if order_id in line]
