@@ -129,21 +129,18 @@ class Rebuild:
 
     async def _swap_retrying(self, conn: AsyncConnection[Any], diff: bool, result: RebuildResult) -> int:
         """The swap is one transaction: when PostgreSQL breaks a deadlock by cancelling it, it is run again."""
-        for attempt in range(1, SWAP_ATTEMPTS + 1):
+        for attempt in range(1, SWAP_ATTEMPTS):
             try:
                 return await self._swap(conn, diff, result)
             except errors.DeadlockDetected:
                 await conn.rollback()
-                if attempt == SWAP_ATTEMPTS:
-                    raise
                 await asyncio.sleep(0.5 * attempt)
-        raise AssertionError("unreachable")
+        return await self._swap(conn, diff, result)
 
     async def _build_next(self, conn: AsyncConnection[Any], progress: Progress) -> int:
         """Apply everything up to today's end into `__next`, resuming from its checkpoint, a transaction a batch."""
-        done = await checkpoints(conn, self._next.checkpoint)
+        starts = {p: o + 1 for p, o in (await self._positions(conn, self._next)).items()}
         await conn.commit()
-        starts = {p: o + 1 for (t, p), o in done.items() if t == self._topic}
         return await self._apply_range(
             conn, self._next, starts, end_offsets(self._bootstrap, self._topic), progress, commit=True
         )
