@@ -71,7 +71,8 @@ class PositionedEvent:
 @dataclass(frozen=True)
 class Target:
     """Where a projection writes: its table and the name its checkpoint is kept under. `exclusive`: nothing but
-    this writer ever writes the table (a rebuild's `__next`), so rows new to it can be copied straight in."""
+    one rebuild ever writes the table (its `__next`), so rows new to it can be copied straight in, and its writers
+    (one process per share of the partitions) lock the checkpoint per partition."""
 
     projection: ModuleType
     table: str
@@ -107,7 +108,12 @@ async def apply_batch(conn: AsyncConnection[Any], target: Target, batch: Sequenc
     """Apply the events past the target's checkpoint, upsert the rows they changed, move the checkpoint."""
     projection = target.projection
     cursor = conn.cursor()
-    await lock_checkpoint(conn, target.checkpoint)
+    if target.exclusive:
+        # A rebuild's processes each write their own partitions: they take turns per partition, not per table.
+        for topic, partition in sorted({(p.topic, p.partition) for p in batch}):
+            await lock_checkpoint(conn, f"{target.checkpoint}/{topic}/{partition}")
+    else:
+        await lock_checkpoint(conn, target.checkpoint)
     done = await checkpoints(conn, target.checkpoint)
     fresh = _past(done, batch)
     if not fresh:

@@ -29,6 +29,7 @@ from infra.projection_writer import (
     create_tables,
     lock_checkpoint,
 )
+from infra.rebuild_shares import ShareJob, build_shares, shares_for
 from infra.schema_views import event_view
 
 REBUILD_LOCK = 0x5EC0_0002  # advisory lock class: one rebuild per projection at a time
@@ -56,6 +57,7 @@ class RebuildResult:
     wall_s: float
     mode: str
     rows_differ: int | None = None
+    processes: int = 1
     differing_keys: list[str] | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -64,6 +66,7 @@ class RebuildResult:
             "events": self.events,
             "wall_s": round(self.wall_s, 3),
             "mode": self.mode,
+            "processes": self.processes,
         }
         if self.rows_differ is not None:
             summary["rows_differ"] = self.rows_differ
@@ -74,9 +77,19 @@ class Rebuild:
     """One rebuild of one projection, holding the projection's rebuild lock on its own connection."""
 
     def __init__(
-        self, bootstrap: str, database_url: str, codec: AvroCodec, projection: ModuleType, batch: int = BATCH
+        self,
+        bootstrap: str,
+        database_url: str,
+        codec: AvroCodec,
+        projection: ModuleType,
+        batch: int = BATCH,
+        shares: ShareJob | None = None,
+        jobs: int | None = None,
     ) -> None:
         self._batch = batch
+        # How to start share processes for `__next` (None: this process builds it all) and how many (None: auto).
+        self._share_job = shares
+        self._jobs = jobs
         self._bootstrap = bootstrap
         self._database_url = database_url
         self._codec = codec.viewed(event_view)
@@ -101,8 +114,8 @@ class Rebuild:
                 if in_place:
                     events = await self._in_place(conn, progress)
                     return RebuildResult(self._projection.NAME, events, time.monotonic() - started, "in-place")
-                events = await self._build_next(conn, progress)
-                result = RebuildResult(self._projection.NAME, events, 0.0, "blue-green")
+                result = RebuildResult(self._projection.NAME, 0, 0.0, "blue-green")
+                result.events = await self._build_next(conn, progress, result)
                 await self._analyze_next(conn)
                 result.events += await self._swap_retrying(conn, diff, result)
                 await conn.execute(f"DROP TABLE IF EXISTS {self._projection.NAME}__old")
@@ -137,13 +150,24 @@ class Rebuild:
                 await asyncio.sleep(0.5 * attempt)
         return await self._swap(conn, diff, result)
 
-    async def _build_next(self, conn: AsyncConnection[Any], progress: Progress) -> int:
-        """Apply everything up to today's end into `__next`, resuming from its checkpoint, a transaction a batch."""
+    async def _build_next(self, conn: AsyncConnection[Any], progress: Progress, result: RebuildResult) -> int:
+        """Apply everything up to today's end into `__next`, resuming from its checkpoint, a transaction a batch:
+        in this process, or in one process per share of the partitions when the rows allow it."""
         starts = {p: o + 1 for p, o in (await self._positions(conn, self._next)).items()}
         await conn.commit()
-        return await self._apply_range(
-            conn, self._next, starts, end_offsets(self._bootstrap, self._topic), progress, commit=True
-        )
+        ends = end_offsets(self._bootstrap, self._topic)
+        shares = shares_for(self._projection, starts, ends, self._jobs) if self._share_job else [tuple(ends)]
+        if len(shares) == 1:
+            return await self._apply_range(conn, self._next, starts, ends, progress, commit=True)
+        result.processes = len(shares)
+        # Started from this (the main) thread on purpose: Linux ends the shares when the thread that started
+        # them dies, and the loop has nothing else to do meanwhile.
+        return build_shares(self._share_job, shares, starts, ends, progress)
+
+    async def build_share(self, starts: dict[int, int], ends: dict[int, int], progress: Progress) -> int:
+        """In a share process: build the partitions in `ends` into `__next`, on a connection of its own."""
+        async with await AsyncConnection.connect(self._database_url) as conn:
+            return await self._apply_range(conn, self._next, starts, ends, progress, commit=True)
 
     async def _apply_range(
         self,

@@ -20,6 +20,14 @@ def rebuild(
     diff: Annotated[bool, typer.Option("--diff", help="Compare rebuilt and live rows before the swap.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
     batch: Annotated[int, typer.Option(help="Events per transaction.", min=1)] = 5000,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes building the new tables, each a share of the partitions (default: one per core for "
+            "100,000 events or more). Read models whose rows cross partitions are built by one.",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Rebuild a read model beside the live one from the first event, then swap it in atomically."""
     from infra.cli import CliError
@@ -32,10 +40,21 @@ def rebuild(
     if not settings.uses_kafka:
         raise CliError("rebuild needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
     from infra.rebuild import Rebuild, RebuildRefused
+    from infra.rebuild_shares import ShareJob
     from infra.schema_deploy import connect_codec
 
     codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
-    job = Rebuild(settings.kafka_bootstrap_servers, settings.database_url, codec, PROJECTIONS[projection], batch)
+    shares = ShareJob(
+        settings.kafka_bootstrap_servers,
+        settings.database_url,
+        settings.schema_registry_url,
+        settings.schemas_dir,
+        projection,
+        batch,
+    )
+    job = Rebuild(
+        settings.kafka_bootstrap_servers, settings.database_url, codec, PROJECTIONS[projection], batch, shares, jobs
+    )
     bar = Progress(
         TextColumn(f"rebuild {projection}"),
         BarColumn(),
@@ -62,7 +81,8 @@ def rebuild(
         typer.echo(json.dumps(result.as_json()))
         return
     rate = result.events / result.wall_s if result.wall_s else 0.0
-    typer.echo(f"{projection}: {result.events} events in {result.wall_s:.1f} s ({rate:,.0f} events/s), {result.mode}")
+    mode = f"{result.mode}, {result.processes} processes" if result.processes > 1 else result.mode
+    typer.echo(f"{projection}: {result.events} events in {result.wall_s:.1f} s ({rate:,.0f} events/s), {mode}")
     if result.rows_differ is not None:
         typer.echo(f"rows that differ between live and rebuilt: {result.rows_differ}")
         for key in result.differing_keys or []:

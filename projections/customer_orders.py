@@ -11,6 +11,9 @@ from projections.order_summary import STATUS_AFTER, order_total
 NAME = "customer_orders"
 CONTEXT = "orders"
 KEY = "order_id"
+# A row only ever changes with one aggregate's events, which Kafka keeps in one partition: partitions can be
+# rebuilt side by side without two writers touching a row.
+ROWS_FOLLOW_AGGREGATE = True
 JSON_COLUMNS: frozenset[str] = frozenset()
 MAX_PAGE = 100
 

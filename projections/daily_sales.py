@@ -9,6 +9,8 @@ from projections.order_summary import order_total
 NAME = "daily_sales"
 CONTEXT = "orders"
 KEY = "day"
+# A day's row sums orders from every partition: it is rebuilt by one writer.
+ROWS_FOLLOW_AGGREGATE = False
 JSON_COLUMNS = frozenset({"gross_cents"})
 # An order's outcome is counted on the day it happens; the events of that day do not carry the order's amount.
 _OUTCOME_COLUMN = {Order.Confirmed: "confirmed", Order.Cancelled: "cancelled", Order.Rejected: "rejected"}

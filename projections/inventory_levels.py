@@ -8,6 +8,9 @@ from domain.inventory import StockItem
 NAME = "inventory_levels"
 CONTEXT = "inventory"
 KEY = "item_id"
+# A row only ever changes with one aggregate's events, which Kafka keeps in one partition: partitions can be
+# rebuilt side by side without two writers touching a row.
+ROWS_FOLLOW_AGGREGATE = True
 JSON_COLUMNS: frozenset[str] = frozenset()
 
 

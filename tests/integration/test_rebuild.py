@@ -132,7 +132,10 @@ def test_after_a_load_with_kill_9_every_rebuild_equals_the_live_model_and_querie
     )
     probe.start()
     try:
-        summaries = [_json(run_cli(["rebuild", name, "--diff", "--json"], env, 600)) for name in PROJECTIONS]
+        # Two processes where the rows allow it (each a share of the partitions); daily_sales is built by one.
+        summaries = [
+            _json(run_cli(["rebuild", name, "--diff", "--json", "--jobs", "2"], env, 600)) for name in PROJECTIONS
+        ]
     finally:
         stop.set()
         probe.join(30)
@@ -140,6 +143,7 @@ def test_after_a_load_with_kill_9_every_rebuild_equals_the_live_model_and_querie
     for summary in summaries:
         assert summary["rows_differ"] == 0, summary
         assert summary["events"] >= COMMANDS // 4 or summary["projection"] == "inventory_levels"
+        assert summary["processes"] == (1 if summary["projection"] == "daily_sales" else 2), summary
     failures = [s for s in seen if s[1] != 200 or s[2]]
     assert len(seen) > 30, "the probe ran during the rebuilds"
     assert failures == []
@@ -193,11 +197,25 @@ def test_a_rebuild_past_a_stopped_projection_worker_diffs_at_one_position_and_mo
     assert all(httpx.get(f"{base_url}/v1/orders/{o}", timeout=10).json()["version"] == 1 for o in unseen)
 
 
+def _children(pid: int) -> set[int]:
+    children = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue  # gone meanwhile
+        if fields.get("PPid", "").strip() == str(pid):
+            children.add(int(status.parent.name))
+    return children
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_rebuild_killed_half_way_resumes_and_finishes_equal_to_the_live_model(
-    kafka_platform: dict, tmp_path: Path
+    kafka_platform: dict, tmp_path: Path, jobs: str
 ) -> None:
     env = kafka_platform["env"]
-    rebuild = StreamkeepProcess(["rebuild", "order_summary", "--batch", "50"], env, tmp_path / "rebuild.log").start()
+    args = ["rebuild", "order_summary", "--batch", "50", "--jobs", jobs]
+    rebuild = StreamkeepProcess(args, env, tmp_path / "rebuild.log").start()
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
 
         def resumable() -> bool:
@@ -207,9 +225,15 @@ def test_a_rebuild_killed_half_way_resumes_and_finishes_equal_to_the_live_model(
             return bool(row and row[0])
 
         wait_for(resumable, 60, "the rebuild's first committed batch", interval_s=0.05)
+    assert rebuild.process is not None
+    shares = _children(rebuild.process.pid)
+    if jobs == "2":
+        assert len(shares) >= 2, "the share processes were building when the rebuild was killed"
     rebuild.kill()
+    # Share processes die with the rebuild: none may go on writing beside the next one.
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in shares), 10, "the share processes to end")
 
-    summary = _json(run_cli(["rebuild", "order_summary", "--diff", "--json"], env, 600))
+    summary = _json(run_cli(["rebuild", "order_summary", "--diff", "--json", "--jobs", jobs], env, 600))
 
     assert summary["rows_differ"] == 0
     full = _json(run_cli(["rebuild", "order_summary", "--json"], env, 600))
