@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -59,11 +60,12 @@ class ThroughputResult:
         }
 
 
-def rebuild(settings: Settings, events: int, baseline: bool) -> ThroughputResult:
+def rebuild(settings: Settings, events: int, baseline: bool, jobs: int | None = None) -> ThroughputResult:
     _require_kafka(settings)
     written = _history(settings, events)
     started = time.monotonic()
-    summary, rss = _run_measured(["rebuild", "order_summary", "--json"], json_out=True)
+    args = ["rebuild", "order_summary", "--json", *(["--jobs", str(jobs)] if jobs else [])]
+    summary, rss, share_rss = _run_measured(args, json_out=True)
     rows = _rows(settings.database_url)
     base = _upsert_baseline(settings.database_url, min(rows, 200_000)) if baseline else None
     return ThroughputResult(
@@ -74,7 +76,14 @@ def rebuild(settings: Settings, events: int, baseline: bool) -> ThroughputResult
         rss,
         time.monotonic() - started,
         base,
-        {"events": events, "written_now": written, "projection": "order_summary", "rows": rows},
+        {
+            "events": events,
+            "written_now": written,
+            "projection": "order_summary",
+            "rows": rows,
+            "processes": summary.get("processes", 1),
+            "share_peak_rss_mb": round(share_rss, 1),
+        },
     )
 
 
@@ -82,7 +91,7 @@ def replay(settings: Settings, events: int, baseline: bool) -> ThroughputResult:
     _require_kafka(settings)
     written = _history(settings, events)
     started = time.monotonic()
-    lines, rss, elapsed = _replay_to_pipe()
+    lines, rss, share_rss, elapsed = _replay_to_pipe()
     base = _consume_baseline(settings.kafka_bootstrap_servers) if baseline else None
     return ThroughputResult(
         "replay",
@@ -92,7 +101,13 @@ def replay(settings: Settings, events: int, baseline: bool) -> ThroughputResult:
         rss,
         time.monotonic() - started,
         base,
-        {"events": events, "written_now": written, "format": "json", "topic": TOPIC},
+        {
+            "events": events,
+            "written_now": written,
+            "format": "json",
+            "topic": TOPIC,
+            "share_peak_rss_mb": round(share_rss, 1),
+        },
     )
 
 
@@ -120,32 +135,49 @@ def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
 
 
 def _watch_rss(process: subprocess.Popen[bytes], peak: list[float]) -> None:
-    """Sample the child's VmHWM until it exits (it cannot be read after)."""
+    """Sample the process's VmHWM until it exits (it cannot be read after) into peak[0], and the largest VmHWM
+    among its own child processes (replay's and rebuild's shares) into peak[1]."""
     while process.poll() is None:
         try:
             peak[0] = max(peak[0], peak_rss_mb(process.pid))
         except (OSError, BenchError):
             return
+        for child in _children(process.pid):
+            try:
+                peak[1] = max(peak[1], peak_rss_mb(child))
+            except (OSError, BenchError):
+                continue  # ended meanwhile
         time.sleep(0.2)
 
 
-def _run_measured(args: list[str], json_out: bool) -> tuple[dict[str, Any], float]:
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return children
+
+
+def _run_measured(args: list[str], json_out: bool) -> tuple[dict[str, Any], float, float]:
     process = _spawn(args)
-    peak = [0.0]
+    peak = [0.0, 0.0]
     watcher = threading.Thread(target=_watch_rss, args=(process, peak), daemon=True)
     watcher.start()
     out, _ = process.communicate()
     watcher.join(5)
     if process.returncode != 0:
         raise BenchError(f"streamkeep {' '.join(args)} exited with {process.returncode}")
-    return json.loads(out), peak[0]
+    return json.loads(out), peak[0], peak[1]
 
 
-def _replay_to_pipe() -> tuple[int, float, float]:
-    """Run replay, count its lines as they come; returns (lines, peak RSS MB, seconds from first byte asked)."""
+def _replay_to_pipe() -> tuple[int, float, float, float]:
+    """Run replay, count its lines as they come; returns (lines, peak RSS MB, largest share's peak RSS MB,
+    seconds from first byte asked)."""
     started = time.monotonic()
     process = _spawn(["replay", "--format", "json"])
-    peak = [0.0]
+    peak = [0.0, 0.0]
     watcher = threading.Thread(target=_watch_rss, args=(process, peak), daemon=True)
     watcher.start()
     assert process.stdout is not None
@@ -157,7 +189,7 @@ def _replay_to_pipe() -> tuple[int, float, float]:
     watcher.join(5)
     if process.returncode != 0:
         raise BenchError(f"streamkeep replay exited with {process.returncode}")
-    return lines, peak[0], elapsed
+    return lines, peak[0], peak[1], elapsed
 
 
 def _rows(database_url: str) -> int:

@@ -52,11 +52,16 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instea
 
 
 @bench_app.command()
-def rebuild(events: Events = 1_000_000, baseline: Baseline = True, json_: Json = False) -> None:
+def rebuild(
+    events: Events = 1_000_000,
+    baseline: Baseline = True,
+    json_: Json = False,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Passed to rebuild --jobs (default: its own).")] = None,
+) -> None:
     """`streamkeep rebuild order_summary` over N events: events/s, peak RSS; baseline: batched upserts alone."""
     from bench import read_side
 
-    _print(_measured(read_side.rebuild, events, baseline), json_)
+    _print(_measured(read_side.rebuild, events, baseline, jobs), json_)
 
 
 @bench_app.command()

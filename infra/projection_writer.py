@@ -5,14 +5,16 @@ status together, so a crash or a redelivery never applies an event twice and nev
 """
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, DataError, IntegrityError
 from psycopg.rows import dict_row
 
 CHECKPOINT_LOCK = 0x5EC0_0003  # advisory lock class: one writer of a projection's rows and checkpoint at a time
+# Refusals of the rows themselves, by the server or by the client dumping a value for a column's type.
+REFUSED_ROWS = (DataError, IntegrityError, OverflowError)
 
 CREATE_CHECKPOINTS = """
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
@@ -105,7 +107,36 @@ async def create_tables(conn: AsyncConnection[Any], target: Target) -> None:
 
 
 async def apply_batch(conn: AsyncConnection[Any], target: Target, batch: Sequence[PositionedEvent]) -> Applied:
-    """Apply the events past the target's checkpoint, upsert the rows they changed, move the checkpoint."""
+    """Apply the events past the target's checkpoint, upsert the rows they changed, move the checkpoint.
+
+    In a savepoint of the caller's transaction: when PostgreSQL refuses the rows (a value out of a column's
+    range, a NUL in text, ...), which no retry can change, the halves of the batch are applied in turn until the
+    refused event is alone; it is then a failure like an event `apply` raised on (dead-lettered by the worker),
+    and the rest of the batch applies."""
+    await conn.execute("SAVEPOINT apply_batch")
+    try:
+        applied = await _apply(conn, target, batch)
+    except REFUSED_ROWS as error:
+        await conn.execute("ROLLBACK TO SAVEPOINT apply_batch")
+        return await _isolate_refused(conn, target, batch, error)
+    await conn.execute("RELEASE SAVEPOINT apply_batch")
+    return applied
+
+
+async def _isolate_refused(
+    conn: AsyncConnection[Any], target: Target, batch: Sequence[PositionedEvent], error: Exception
+) -> Applied:
+    if len(batch) == 1:
+        reason = str(error).splitlines()[0] if str(error) else ""
+        refused = replace(batch[0], error=f"{target.projection.NAME}: PostgreSQL refused its row: {reason}")
+        return await _apply(conn, target, [refused])
+    middle = len(batch) // 2
+    first = await apply_batch(conn, target, batch[:middle])
+    second = await apply_batch(conn, target, batch[middle:])
+    return Applied(first.events + second.events, first.failures + second.failures)
+
+
+async def _apply(conn: AsyncConnection[Any], target: Target, batch: Sequence[PositionedEvent]) -> Applied:
     projection = target.projection
     cursor = conn.cursor()
     if target.exclusive:

@@ -123,3 +123,51 @@ def test_records_compressed_by_an_outside_producer_are_read_and_the_worker_goes_
     assert letters[position]["value"] == value
     assert kafka_platform["worker"].process.poll() is None, kafka_platform["worker"].log_tail()
     _an_order_is_projected(kafka_platform["base_url"])
+
+
+def _order_placed_by_an_outsider(env: dict[str, str], currency: str) -> tuple[str, bytes]:
+    """A well-formed OrderPlaced, registered schema and all, for a new order whose currency PostgreSQL cannot
+    store (a NUL in text): made from one of our own events, as an outside writer copying it would."""
+    import uuid
+
+    from infra.avro_codec import reading_codec
+    from infra.kafka_reader import read_to_end
+    from infra.settings import load_settings
+
+    codec = reading_codec(env["SCHEMA_REGISTRY_URL"], load_settings().schemas_dir)
+    placed = httpx.post(f"{env['BASE_URL']}/v1/orders", json=ORDER, timeout=10).json()
+    for message in read_to_end(env["KAFKA_BOOTSTRAP_SERVERS"], "orders.events"):
+        if message.key() == placed["order_id"].encode():
+            name, record = codec.decode(message.value())
+            break
+    order_id = str(uuid.uuid4())
+    record = {**record, "aggregate_id": uuid.UUID(order_id), "currency_code": currency}
+    body = io.BytesIO()
+    schemaless_writer(body, codec.schema(name), record)
+    return order_id, message.value()[:5] + body.getvalue()
+
+
+def test_an_event_whose_row_postgresql_refuses_is_dead_lettered_and_the_rest_of_its_batch_applies(
+    kafka_platform: dict,
+) -> None:
+    settled(kafka_platform)
+    env, base_url = {**kafka_platform["env"], "BASE_URL": kafka_platform["base_url"]}, kafka_platform["base_url"]
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    before = {p["name"]: p["dead_letters"] for p in _projections(env)}
+    order_id, poison = _order_placed_by_an_outsider(env, "EU\x00")
+
+    [position] = _produce(bootstrap, [poison])
+
+    # Before this, PostgreSQL's refusal failed the whole batch on every retry: the projection stalled for good.
+    letters = wait_for(lambda: (found := _dead_letters(bootstrap)) and position in found and found, 60, "the letter")
+    assert letters[position]["value"] == poison
+    assert b"PostgreSQL refused its row" in letters[position]["dlq.reason"]
+    assert httpx.get(f"{base_url}/v1/orders/{order_id}", timeout=10).status_code == 404
+    _an_order_is_projected(base_url)
+    reports = wait_for(
+        lambda: (r := _projections(env)) and all(p["lag"] == 0 for p in r) and r, 60, "every projection's lag at 0"
+    )
+    for report in reports:
+        if report["name"] != "inventory_levels":
+            assert report["dead_letters"] == before[report["name"]] + 1, report
+    assert kafka_platform["worker"].process.poll() is None, kafka_platform["worker"].log_tail()
