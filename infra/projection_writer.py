@@ -256,13 +256,24 @@ async def _copy_rows(
 
 
 async def column_types(conn: AsyncConnection[Any], table: str, columns: Sequence[str]) -> list[int]:
-    """The type oids of a table's columns, in the order given (a staging table's are its model's)."""
+    """The type oids of a table's columns, in the order given (a staging table's are its model's).
+
+    Asked once per table and column list in a process, not once per batch: a table's definition comes from its
+    model's `create_sql`, which a running process does not change, and a swapped-in `__next` has the same one."""
+    cached = _COLUMN_TYPES.get((table, tuple(columns)))
+    if cached is not None:
+        return cached
     cursor = await conn.execute(
         "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
         (table,),
     )
     oids = dict(await cursor.fetchall())
-    return [oids[column] for column in columns]
+    types = [oids[column] for column in columns]
+    _COLUMN_TYPES[(table, tuple(columns))] = types
+    return types
+
+
+_COLUMN_TYPES: dict[tuple[str, tuple[str, ...]], list[int]] = {}
 
 
 async def checkpoints(conn: AsyncConnection[Any], name: str) -> dict[tuple[str, int], int]:
