@@ -86,3 +86,14 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def child_pids(pid: int) -> list[int]:
+    """The process's children now (Linux's /proc), e.g. the share processes of a replay or a rebuild."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue  # the thread ended meanwhile
+    return children

@@ -12,7 +12,7 @@ import psycopg
 
 from bench.history import ensure_history
 from bench.load import LoadPlan, run_load
-from bench.processes import BenchError, Service, cpu_seconds, free_port, peak_rss_mb
+from bench.processes import BenchError, Service, child_pids, cpu_seconds, free_port, peak_rss_mb
 from bench.report import BenchResult, Measurement
 from infra.settings import Settings
 
@@ -27,6 +27,7 @@ class QueriesOptions:
     duration_s: float = 20.0
     concurrency: int = 64
     clients: int = 1
+    workers: int = 1  # API processes: `serve --workers`
 
 
 def run(settings: Settings, options: QueriesOptions) -> BenchResult:
@@ -39,15 +40,19 @@ def run(settings: Settings, options: QueriesOptions) -> BenchResult:
     ids = _sample_ids(settings.database_url)
     port = free_port()
     with ExitStack() as running:
-        api = Service("api", ["infra", "serve", "--host", HOST, "--port", str(port)], env, log_dir)
+        args = ["infra", "serve", "--host", HOST, "--port", str(port), "--workers", str(options.workers)]
+        api = Service("api", args, env, log_dir)
         running.callback(api.stop)
         _wait_answering(f"http://{HOST}:{port}/v1/orders/{ids[0]}", api)
-        before = cpu_seconds(api.pid)
+        # With several workers, the requests are served by the child processes.
+        servers = [api.pid, *child_pids(api.pid)]
+        before = {pid: cpu_seconds(pid) for pid in servers}
         plan = LoadPlan(HOST, port, "/v1/orders/{id}", "", options.duration_s, options.concurrency, options.rate, ids)
         load = run_load(plan, options.clients)
         api.check_alive()
-        cpu = {"api": cpu_seconds(api.pid) - before, "load": load.client_cpu_s}
-        rss = peak_rss_mb(api.pid)
+        api_cpu = sum(cpu_seconds(pid) - cpu_before for pid, cpu_before in before.items())
+        cpu = {"api": api_cpu, "load": load.client_cpu_s}
+        rss = max(peak_rss_mb(pid) for pid in servers)
     return BenchResult(
         scenario="queries",
         unit="queries",
@@ -55,7 +60,13 @@ def run(settings: Settings, options: QueriesOptions) -> BenchResult:
         peak_rss_mb=rss,
         wall_s=time.monotonic() - started,
         baseline=None,
-        settings={"orders": rows, "rate": options.rate, "duration_s": options.duration_s, "logs": str(log_dir)},
+        settings={
+            "orders": rows,
+            "rate": options.rate,
+            "duration_s": options.duration_s,
+            "workers": options.workers,
+            "logs": str(log_dir),
+        },
         cpu_s=cpu,
     )
 

@@ -15,7 +15,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -23,7 +22,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from psycopg import AsyncConnection
 
 from bench.history import TOPIC, ensure_history
-from bench.processes import BenchError, peak_rss_mb
+from bench.processes import BenchError, child_pids, peak_rss_mb
 from infra.event_stream import end_offsets
 from infra.projection_writer import Target, create_tables, write_rows
 from infra.settings import REPOSITORY_ROOT, Settings
@@ -142,22 +141,12 @@ def _watch_rss(process: subprocess.Popen[bytes], peak: list[float]) -> None:
             peak[0] = max(peak[0], peak_rss_mb(process.pid))
         except (OSError, BenchError):
             return
-        for child in _children(process.pid):
+        for child in child_pids(process.pid):
             try:
                 peak[1] = max(peak[1], peak_rss_mb(child))
             except (OSError, BenchError):
                 continue  # ended meanwhile
         time.sleep(0.2)
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            children.extend(int(c) for c in (task / "children").read_text().split())
-        except OSError:
-            continue
-    return children
 
 
 def _run_measured(args: list[str], json_out: bool) -> tuple[dict[str, Any], float, float]:

@@ -58,6 +58,13 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The API as configured by the environment: what each process of `serve --workers N` runs."""
+    from infra.settings import load_settings
+
+    return create_app(load_settings())
+
+
 def _embedded_backend(app: FastAPI, settings: Settings) -> None:
     from infra.embedded import EmbeddedBackend
 

@@ -102,12 +102,13 @@ def queries(
     duration: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 20.0,
     concurrency: Annotated[int, typer.Option(min=1, help="HTTP keep-alive connections.")] = 64,
     clients: Annotated[int, typer.Option(min=1, max=8, help="Load-generator processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="API processes (`serve --workers`).")] = 1,
     json_: Json = False,
 ) -> None:
     """GET /v1/orders/{id} at a fixed rate against `streamkeep serve` with N orders stored: latency percentiles."""
     from bench.queries import QueriesOptions, run
 
-    result = _measured(run, QueriesOptions(orders, rate, duration, concurrency, clients))
+    result = _measured(run, QueriesOptions(orders, rate, duration, concurrency, clients, workers))
     if json_:
         typer.echo(json.dumps(result.as_json()))
     else:

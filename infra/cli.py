@@ -50,7 +50,13 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
 
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes sharing the port (it keeps no state: one per spare core).")
+    ] = 1,
+) -> None:
     """The HTTP API only (kafka backend); run `streamkeep worker` beside it."""
     import uvicorn
 
@@ -61,8 +67,21 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
         raise CliError(
             "serve needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS); use `streamkeep run` for the embedded one"
         )
-    platform = create_app(settings, codec=_registered_codec(settings))
-    uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False)
+    codec = _registered_codec(settings)
+    if workers > 1:
+        # Each process builds its own app (its own producer, outcome reader and pool); registering again at its
+        # start-up finds every schema in place.
+        uvicorn.run(
+            "infra.api:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+        return
+    uvicorn.run(create_app(settings, codec=codec), host=host, port=port, log_level="info", access_log=False)
 
 
 def _registered_codec(settings):  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 
+from bench.processes import child_pids
 from infra.rebuild import REBUILD_LOCK
 from projections.catalogue import PROJECTIONS
 from tests.conftest import settled
@@ -197,18 +198,6 @@ def test_a_rebuild_past_a_stopped_projection_worker_diffs_at_one_position_and_mo
     assert all(httpx.get(f"{base_url}/v1/orders/{o}", timeout=10).json()["version"] == 1 for o in unseen)
 
 
-def _children(pid: int) -> set[int]:
-    children = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-        except OSError:
-            continue  # gone meanwhile
-        if fields.get("PPid", "").strip() == str(pid):
-            children.add(int(status.parent.name))
-    return children
-
-
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_rebuild_killed_half_way_resumes_and_finishes_equal_to_the_live_model(
     kafka_platform: dict, tmp_path: Path, jobs: str
@@ -226,7 +215,7 @@ def test_a_rebuild_killed_half_way_resumes_and_finishes_equal_to_the_live_model(
 
         wait_for(resumable, 60, "the rebuild's first committed batch", interval_s=0.05)
     assert rebuild.process is not None
-    shares = _children(rebuild.process.pid)
+    shares = set(child_pids(rebuild.process.pid))
     if jobs == "2":
         assert len(shares) >= 2, "the share processes were building when the rebuild was killed"
     rebuild.kill()
