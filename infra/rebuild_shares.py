@@ -8,18 +8,16 @@ and does the swap alone once every share is done.
 """
 
 import asyncio
-import ctypes
-import multiprocessing
 import os
-import signal
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from infra.share_processes import Share, run_shares
+
 PARALLEL_MIN_EVENTS = 100_000  # below this, starting processes costs more than it saves
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class ShareJob:
     batch: int
 
 
-def shares_for(projection: ModuleType, starts: dict[int, int], ends: dict[int, int], jobs: int | None) -> list:
+def shares_for(projection: ModuleType, starts: dict[int, int], ends: dict[int, int], jobs: int | None) -> list[Share]:
     """The partitions each process builds: `jobs` shares (None: one per core, for big enough histories), or one
     share when the projection's rows cross partitions."""
     behind = sorted(p for p, end in ends.items() if end > starts.get(p, 0))
@@ -48,49 +46,23 @@ def shares_for(projection: ModuleType, starts: dict[int, int], ends: dict[int, i
 
 
 def build_shares(
-    job: ShareJob, shares: list[tuple[int, ...]], starts: dict[int, int], ends: dict[int, int], progress: Any
+    job: ShareJob, shares: list[Share], starts: dict[int, int], ends: dict[int, int], progress: Any
 ) -> int:
     """Run one process per share, add up what they report for `progress`, and return the events applied."""
-    context = multiprocessing.get_context("spawn")  # no fork: librdkafka's threads do not survive one
     total = sum(max(0, ends[p] - starts.get(p, 0)) for p in ends)
     done: dict[int, int] = {}
-    readers: dict[Connection, int] = {}
-    workers = []
-    for index, share in enumerate(shares):
-        reader, writer = context.Pipe(duplex=False)
-        share_ends = {p: ends[p] for p in share}
-        worker = context.Process(
-            target=_build_share, args=(job, share_ends, starts, os.getpid(), writer), name=f"rebuild-share-{index}"
-        )
-        worker.start()
-        writer.close()
-        readers[reader] = index
-        workers.append(worker)
-    try:
-        while readers:
-            for reader in wait(list(readers)):
-                try:
-                    done[readers[reader]] = reader.recv()  # type: ignore[union-attr]
-                except EOFError:
-                    del readers[reader]  # type: ignore[arg-type]
-                    continue
-                applied = sum(done.values())
-                progress(applied, max(total, applied))
-        for worker, share in zip(workers, shares, strict=True):
-            worker.join()
-            if worker.exitcode != 0:
-                raise RuntimeError(f"the rebuild of partitions {share} exited with code {worker.exitcode}")
-    finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.kill()
+
+    def reported(index: int, chunk: bytes) -> None:
+        done[index] = int(chunk)
+        applied = sum(done.values())
+        progress(applied, max(total, applied))
+
+    jobs = [(share, (job, {p: ends[p] for p in share}, starts)) for share in shares]
+    run_shares("rebuild", _build_share, jobs, reported)
     return sum(done.values())
 
 
-def _build_share(
-    job: ShareJob, ends: dict[int, int], starts: dict[int, int], parent: int, connection: Connection
-) -> None:
-    _die_with(parent)
+def _build_share(job: ShareJob, ends: dict[int, int], starts: dict[int, int], connection: Connection) -> None:
     from infra.avro_codec import reading_codec
     from infra.rebuild import Rebuild
     from projections.catalogue import PROJECTIONS
@@ -98,16 +70,4 @@ def _build_share(
     # The parent registered the schemas; a share only decodes.
     codec = reading_codec(job.registry_url, job.schemas_dir)
     rebuild = Rebuild(job.bootstrap, job.database_url, codec, PROJECTIONS[job.projection], job.batch)
-    asyncio.run(rebuild.build_share(starts, ends, lambda applied, _total: connection.send(applied)))
-    connection.close()
-
-
-def _die_with(parent: int) -> None:
-    """A share must not outlive its rebuild: once the parent's lock is gone another rebuild may start and
-    split the partitions differently. Linux kills this process when the parent dies."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the parent's exit still ends its daemon-less children through `kill` in build_shares
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        os._exit(1)
+    asyncio.run(rebuild.build_share(starts, ends, lambda applied, _total: connection.send_bytes(b"%d" % applied)))

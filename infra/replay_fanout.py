@@ -2,21 +2,21 @@
 their chunks (whole lines) on to stdout. A partition's lines keep their order; partitions interleave, as before."""
 
 import dataclasses
-import multiprocessing
 import os
 import sys
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TextIO
 
 import typer
 
 from infra.event_stream import Window, end_offsets
+from infra.share_processes import Share, run_shares
 
 FANOUT_MIN_EVENTS = 100_000  # below this, starting processes costs more than it saves
 
 
-def jobs_for(bootstrap: str, topic: str) -> list[tuple[int, ...]]:
+def jobs_for(bootstrap: str, topic: str) -> list[Share]:
     """Each process's partitions: one share per core (at most one per partition); one share for small topics."""
     ends = end_offsets(bootstrap, topic)
     count = min(os.cpu_count() or 1, len(ends))
@@ -26,7 +26,7 @@ def jobs_for(bootstrap: str, topic: str) -> list[tuple[int, ...]]:
 
 
 def replay_shares(
-    shares: list[tuple[int, ...]],
+    shares: list[Share],
     bootstrap: str,
     registry_url: str,
     schemas_dir: Path,
@@ -36,34 +36,13 @@ def replay_shares(
     type_: str | None = None,
 ) -> None:
     """Run one process per share and copy what each prints to `out` as it comes."""
-    context = multiprocessing.get_context("spawn")  # no fork: librdkafka's threads do not survive one
-    readers, workers = [], []
-    for share in shares:
-        reader, writer = context.Pipe(duplex=False)
-        share_window = dataclasses.replace(window, partitions=share)
-        args = (bootstrap, registry_url, schemas_dir, topic, share_window, type_, writer)
-        worker = context.Process(target=_replay_share, args=args, daemon=True)
-        worker.start()
-        writer.close()
-        readers.append(reader)
-        workers.append(worker)
-    try:
-        out.flush()
-        sink = out.buffer  # type: ignore[attr-defined]
-        while readers:
-            for reader in wait(readers):
-                try:
-                    sink.write(reader.recv_bytes())
-                except EOFError:
-                    readers.remove(reader)  # type: ignore[arg-type]
-        for worker, share in zip(workers, shares, strict=True):
-            worker.join()
-            if worker.exitcode != 0:
-                raise RuntimeError(f"the replay of partitions {share} exited with code {worker.exitcode}")
-    finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
+    out.flush()
+    sink = out.buffer  # type: ignore[attr-defined]
+    jobs = [
+        (share, (bootstrap, registry_url, schemas_dir, topic, dataclasses.replace(window, partitions=share), type_))
+        for share in shares
+    ]
+    run_shares("replay", _replay_share, jobs, lambda _index, chunk: sink.write(chunk))
 
 
 class _PipeOut:
@@ -95,7 +74,6 @@ def _replay_share(
     # The parent registered the schemas; a share only decodes.
     codec = reading_codec(registry_url, schemas_dir)
     write_json_lines(bootstrap, codec, topic, window, _PipeOut(connection), _warn, type_=type_)  # type: ignore[arg-type]
-    connection.close()
 
 
 def _warn(message: str) -> None:
