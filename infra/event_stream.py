@@ -1,5 +1,6 @@
 """Streams a range of an events topic: chosen start and end per partition, committed records only, a batch at a time."""
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -133,6 +134,19 @@ def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
         metadata = consumer.list_topics(topic, timeout=30).topics[topic]
         if metadata.error is not None:
             raise KafkaException(metadata.error)
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in metadata.partitions}
+        return {p: _high_watermark(consumer, TopicPartition(topic, p)) for p in metadata.partitions}
     finally:
         consumer.close()
+
+
+def _high_watermark(consumer: Consumer, partition: TopicPartition, patience_s: float = 30.0) -> int:
+    """A partition's end offset; a topic created a moment ago may answer "not leader" for a while although the
+    metadata already names its leader (seen with `bench` on a brand-new stack), so that is waited out, bounded."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(partition, timeout=30)[1])
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
