@@ -125,6 +125,11 @@ def _offsets_at(consumer: Consumer, topic: str, partitions: list[int], at: datet
     return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in found}
 
 
+def offsets_between(starts: dict[int, int], ends: dict[int, int]) -> int:
+    """How many offsets lie from each partition's start (0 when it has none) to its end: the events left."""
+    return sum(max(0, end - starts.get(p, 0)) for p, end in ends.items())
+
+
 def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
     """Each partition's end offset now (the next offset Kafka will write)."""
     consumer = Consumer(

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -18,7 +19,7 @@ from psycopg import AsyncConnection, errors
 
 from infra.avro_codec import AvroCodec
 from infra.event_headers import command_offset_of
-from infra.event_stream import Window, batches, end_offsets
+from infra.event_stream import Window, batches, end_offsets, offsets_between
 from infra.projection_worker import decode_event
 from infra.projection_writer import (
     PositionedEvent,
@@ -83,12 +84,13 @@ class Rebuild:
         codec: AvroCodec,
         projection: ModuleType,
         batch: int = BATCH,
-        shares: ShareJob | None = None,
+        registry: tuple[str, Path] | None = None,
         jobs: int | None = None,
     ) -> None:
         self._batch = batch
-        # How to start share processes for `__next` (None: this process builds it all) and how many (None: auto).
-        self._share_job = shares
+        # Where share processes read writer schemas (registry URL, schemas folder; None: this process builds all
+        # of `__next`), and how many shares (None: the rebuild's choice).
+        self._registry = registry
         self._jobs = jobs
         self._bootstrap = bootstrap
         self._database_url = database_url
@@ -156,13 +158,14 @@ class Rebuild:
         starts = {p: o + 1 for p, o in (await self._positions(conn, self._next)).items()}
         await conn.commit()
         ends = end_offsets(self._bootstrap, self._topic)
-        shares = shares_for(self._projection, starts, ends, self._jobs) if self._share_job else [tuple(ends)]
-        if len(shares) == 1:
+        shares = shares_for(self._projection, starts, ends, self._jobs) if self._registry else []
+        if self._registry is None or len(shares) == 1:
             return await self._apply_range(conn, self._next, starts, ends, progress, commit=True)
         result.processes = len(shares)
+        job = ShareJob(self._bootstrap, self._database_url, *self._registry, self._projection.NAME, self._batch)
         # Started from this (the main) thread on purpose: Linux ends the shares when the thread that started
         # them dies, and the loop has nothing else to do meanwhile.
-        return build_shares(self._share_job, shares, starts, ends, progress)
+        return build_shares(job, shares, starts, ends, progress)
 
     async def build_share(self, starts: dict[int, int], ends: dict[int, int], progress: Progress) -> int:
         """In a share process: build the partitions in `ends` into `__next`, on a connection of its own."""
@@ -178,7 +181,7 @@ class Rebuild:
         progress: Progress,
         commit: bool,
     ) -> int:
-        total = sum(max(0, ends[p] - starts.get(p, 0)) for p in ends)
+        total = offsets_between(starts, ends)
         window = Window(starts=starts, ends=ends)
         messages = batches(self._bootstrap, self._topic, window)
         applied = 0

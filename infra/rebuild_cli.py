@@ -40,20 +40,12 @@ def rebuild(
     if not settings.uses_kafka:
         raise CliError("rebuild needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
     from infra.rebuild import Rebuild, RebuildRefused
-    from infra.rebuild_shares import ShareJob
     from infra.schema_deploy import connect_codec
 
     codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
-    shares = ShareJob(
-        settings.kafka_bootstrap_servers,
-        settings.database_url,
-        settings.schema_registry_url,
-        settings.schemas_dir,
-        projection,
-        batch,
-    )
+    registry = (settings.schema_registry_url, settings.schemas_dir)
     job = Rebuild(
-        settings.kafka_bootstrap_servers, settings.database_url, codec, PROJECTIONS[projection], batch, shares, jobs
+        settings.kafka_bootstrap_servers, settings.database_url, codec, PROJECTIONS[projection], batch, registry, jobs
     )
     bar = Progress(
         TextColumn(f"rebuild {projection}"),

@@ -15,9 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from infra.share_processes import Share, run_shares
-
-PARALLEL_MIN_EVENTS = 100_000  # below this, starting processes costs more than it saves
+from infra.event_stream import offsets_between
+from infra.share_processes import PARALLEL_MIN_EVENTS, Share, run_shares, split
 
 
 @dataclass(frozen=True)
@@ -35,21 +34,19 @@ class ShareJob:
 def shares_for(projection: ModuleType, starts: dict[int, int], ends: dict[int, int], jobs: int | None) -> list[Share]:
     """The partitions each process builds: `jobs` shares (None: one per core, for big enough histories), or one
     share when the projection's rows cross partitions."""
-    behind = sorted(p for p, end in ends.items() if end > starts.get(p, 0))
-    left = sum(ends[p] - starts.get(p, 0) for p in behind)
+    behind = [p for p, end in ends.items() if end > starts.get(p, 0)]
     if jobs is None:
-        jobs = (os.cpu_count() or 1) if left >= PARALLEL_MIN_EVENTS else 1
-    count = min(jobs, len(behind))
-    if count <= 1 or not getattr(projection, "ROWS_FOLLOW_AGGREGATE", False):
+        jobs = (os.cpu_count() or 1) if offsets_between(starts, ends) >= PARALLEL_MIN_EVENTS else 1
+    if min(jobs, len(behind)) <= 1 or not getattr(projection, "ROWS_FOLLOW_AGGREGATE", False):
         return [tuple(sorted(ends))]
-    return [tuple(behind[i::count]) for i in range(count)]
+    return split(behind, jobs)
 
 
 def build_shares(
     job: ShareJob, shares: list[Share], starts: dict[int, int], ends: dict[int, int], progress: Any
 ) -> int:
     """Run one process per share, add up what they report for `progress`, and return the events applied."""
-    total = sum(max(0, ends[p] - starts.get(p, 0)) for p in ends)
+    total = offsets_between(starts, ends)
     done: dict[int, int] = {}
 
     def reported(index: int, chunk: bytes) -> None:

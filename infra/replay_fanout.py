@@ -11,18 +11,13 @@ from typing import TextIO
 import typer
 
 from infra.event_stream import Window, end_offsets
-from infra.share_processes import Share, run_shares
-
-FANOUT_MIN_EVENTS = 100_000  # below this, starting processes costs more than it saves
+from infra.share_processes import PARALLEL_MIN_EVENTS, Share, run_shares, split
 
 
 def jobs_for(bootstrap: str, topic: str) -> list[Share]:
     """Each process's partitions: one share per core (at most one per partition); one share for small topics."""
     ends = end_offsets(bootstrap, topic)
-    count = min(os.cpu_count() or 1, len(ends))
-    if count <= 1 or sum(ends.values()) < FANOUT_MIN_EVENTS:
-        return [tuple(sorted(ends))]
-    return [tuple(sorted(ends)[i::count]) for i in range(count)]
+    return split(ends, (os.cpu_count() or 1) if sum(ends.values()) >= PARALLEL_MIN_EVENTS else 1)
 
 
 def replay_shares(

@@ -9,7 +9,17 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 Share = tuple[int, ...]
+PARALLEL_MIN_EVENTS = 100_000  # below this, starting processes costs more than it saves
 _PR_SET_PDEATHSIG = 1
+
+
+def split(partitions: Sequence[int], count: int) -> list[Share]:
+    """`count` shares of the partitions dealt round robin: at most one per partition, one for a count below 2."""
+    ordered = sorted(partitions)
+    count = min(count, len(ordered))
+    if count <= 1:
+        return [tuple(ordered)]
+    return [tuple(ordered[i::count]) for i in range(count)]
 
 
 def run_shares(

@@ -2,7 +2,8 @@
 
 from types import SimpleNamespace
 
-from infra.rebuild_shares import PARALLEL_MIN_EVENTS, shares_for
+from infra.rebuild_shares import shares_for
+from infra.share_processes import PARALLEL_MIN_EVENTS
 from projections import daily_sales, order_summary
 
 ENDS = {0: 400_000, 1: 300_000, 2: 200_000, 3: 100_000}
