@@ -37,6 +37,9 @@ class KafkaCommandBus:
                 "acks": "all",
                 "linger.ms": 1,
                 "message.timeout.ms": int(timeout_s * 1000),
+                # Only failures are reported: nothing is done with a successful delivery, and a report per
+                # command would wake the delivery thread and take the GIL once per command.
+                "delivery.report.only.error": True,
             }
         )
         self._outcomes = Consumer(
@@ -82,7 +85,8 @@ class KafkaCommandBus:
             except (BufferError, KafkaException) as error:
                 raise CommandBackendUnavailable(f"cannot send the command to Kafka: {error}") from error
             try:
-                return await asyncio.wait_for(asyncio.shield(waiter), self._timeout_s)
+                async with asyncio.timeout(self._timeout_s):
+                    return await waiter
             except TimeoutError as error:
                 raise CommandBackendUnavailable(
                     f"the {command.context} context did not answer within {self._timeout_s:g} s"
@@ -137,6 +141,7 @@ class KafkaCommandBus:
             if first is None:
                 continue
             # Only the first answer is waited for; the rest are whatever has already arrived.
+            answers = []
             for message in [first, *self._outcomes.consume(499, 0)]:
                 if message.error():
                     continue
@@ -145,13 +150,17 @@ class KafkaCommandBus:
                 except (UndecodableMessage, TypeError) as error:
                     log.warning("unreadable outcome at offset %s: %s", message.offset(), error)
                     continue
-                for waiter in list(self._waiting.get(outcome.command_id, ())):
-                    self._loop.call_soon_threadsafe(_resolve, waiter, outcome)
+                # A copy: the event loop's thread may drop a waiter from this list meanwhile.
+                answers += [(waiter, outcome) for waiter in list(self._waiting.get(outcome.command_id, ()))]
+            if answers:
+                # One wake-up of the event loop for the whole fetch, not one per answer.
+                self._loop.call_soon_threadsafe(_resolve_all, answers)
 
 
-def _resolve(waiter: asyncio.Future[Outcome], outcome: Outcome) -> None:
-    if not waiter.done():
-        waiter.set_result(outcome)
+def _resolve_all(answers: list[tuple[asyncio.Future[Outcome], Outcome]]) -> None:
+    for waiter, outcome in answers:
+        if not waiter.done():
+            waiter.set_result(outcome)
 
 
 def _fail(waiter: asyncio.Future[Outcome], error: Exception) -> None:

@@ -47,6 +47,7 @@ AGGREGATE_OF: dict[type, type] = {
 COMMAND_NAMES: dict[type, str] = {cls: f"{cls.context}.{cls.__name__}" for cls in COMMAND_TYPES}
 COMMAND_CLASSES: dict[str, type] = {name: cls for cls, name in COMMAND_NAMES.items()}
 ENVELOPE_FIELDS = tuple(f.name for f in dataclasses.fields(Envelope))
+OUTCOME_FIELDS = tuple(f.name for f in dataclasses.fields(Outcome))
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 _RECORD_ENVELOPE = {"aggregate_id", "version", "occurred_at", "command_id", "correlation_id"}
 OUTCOME = "streamkeep.CommandOutcome"
@@ -114,9 +115,9 @@ def upcast(event_class: type, state: dict[str, Any], from_version: int) -> None:
 
 def command_to_record(command: Command, envelope: Envelope) -> tuple[str, dict[str, Any]]:
     record = {name: getattr(envelope, name) for name in ENVELOPE_FIELDS}
-    for field in dataclasses.fields(command):
-        value = getattr(command, field.name)
-        record[field.name] = [line.as_dict() for line in value] if field.name == "lines" else value
+    for name in _field_names(type(command)):
+        value = getattr(command, name)
+        record[name] = [line.as_dict() for line in value] if name == "lines" else value
     return COMMAND_NAMES[type(command)], record
 
 
@@ -126,19 +127,25 @@ def record_to_command(name: str, record: dict[str, Any]) -> tuple[Command, Envel
         raise ValueError(f"unknown command type {name}")
     envelope = Envelope(**{key: record.get(key) for key in ENVELOPE_FIELDS})
     values = {}
-    for field in dataclasses.fields(command_class):
-        value = record[field.name]
-        if field.name == "lines":
+    for field_name in _field_names(command_class):
+        value = record[field_name]
+        if field_name == "lines":
             value = [LINE_TYPES[command_class].from_dict(line) for line in value]
-        values[field.name] = value
+        values[field_name] = value
     return command_class(**values), envelope
+
+
+@functools.cache
+def _field_names(command_class: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(command_class))
 
 
 def outcome_to_record(outcome: Outcome, first_answer_to: Envelope | None = None) -> dict[str, Any]:
     """The outcome's record; `first_answer_to` marks the first answer to a keyed command, owed to its retries."""
     keyed = first_answer_to is not None and first_answer_to.idempotency_key is not None
+    # Not dataclasses.asdict: it deep-copies every value, which cost more than the Avro encoding itself.
     return {
-        **dataclasses.asdict(outcome),
+        **{name: getattr(outcome, name) for name in OUTCOME_FIELDS},
         "idempotency_key": first_answer_to.idempotency_key if keyed else None,
         "request_hash": first_answer_to.request_hash if keyed else None,
     }
