@@ -8,6 +8,7 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from infra.point_reads import Fetch, PointReads
 from infra.projection_writer import (
     Applied,
     PositionedEvent,
@@ -33,6 +34,8 @@ class PostgresReadModels:
         # Autocommit: a query is one round trip (no BEGIN, no ROLLBACK on return to the pool); writes open
         # their own transaction with conn.transaction().
         self._pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True})
+        self._orders = PointReads(self._rows_by_key("SELECT * FROM order_summary WHERE order_id = ANY(%s)", "order_id"))
+        self._stock = PointReads(self._rows_by_key("SELECT * FROM inventory_levels WHERE item_id = ANY(%s)", "item_id"))
 
     async def open(self) -> None:
         await self._pool.open(wait=True, timeout=30)
@@ -46,10 +49,6 @@ class PostgresReadModels:
     async def close(self) -> None:
         await self._pool.close()
 
-    async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
-        rows = await self._all(sql, params)
-        return rows[0] if rows else None
-
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         try:
             async with self._pool.connection() as conn:
@@ -59,8 +58,15 @@ class PostgresReadModels:
         except Exception as error:
             raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
 
+    def _rows_by_key(self, sql: str, key: str) -> Fetch:
+        async def fetch(keys: list[Any]) -> dict[Any, Any]:
+            return {row[key]: row for row in await self._all(sql, (keys,))}
+
+        return fetch
+
     async def order_summary(self, order_id: UUID) -> dict[str, Any] | None:
-        return await self._one("SELECT * FROM order_summary WHERE order_id = %s", (order_id,))
+        row: dict[str, Any] | None = await self._orders.get(order_id)
+        return row
 
     async def customer_orders(
         self, customer_id: UUID, limit: int, after: tuple[datetime, UUID] | None
@@ -75,7 +81,8 @@ class PostgresReadModels:
         return await self._all(sql, (customer_id, *after, limit))
 
     async def inventory_level(self, item_id: UUID) -> dict[str, Any] | None:
-        return await self._one("SELECT * FROM inventory_levels WHERE item_id = %s", (item_id,))
+        row: dict[str, Any] | None = await self._stock.get(item_id)
+        return row
 
     async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]:
         try:
