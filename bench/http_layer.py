@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from datetime import datetime, timezone
+from collections.abc import MutableMapping
 from typing import Any
 
 from commands.messages import Command, Envelope
@@ -77,7 +78,7 @@ async def _measure(method: str, requests: int, gap_s: float) -> float:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
