@@ -7,8 +7,8 @@ import json
 import os
 import time
 import uuid
-from datetime import datetime, timezone
 from collections.abc import MutableMapping
+from datetime import datetime, timezone
 from typing import Any
 
 from commands.messages import Command, Envelope
