@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from infra.projection_writer import (
     create_tables,
     passed_positions,
 )
+from projections import inventory_levels, order_summary
 from projections.catalogue import PROJECTIONS
 from projections.ports import ReadModelUnavailable
 
@@ -34,8 +36,8 @@ class PostgresReadModels:
         # Autocommit: a query is one round trip (no BEGIN, no ROLLBACK on return to the pool); writes open
         # their own transaction with conn.transaction().
         self._pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True})
-        self._orders = PointReads(self._rows_by_key("SELECT * FROM order_summary WHERE order_id = ANY(%s)", "order_id"))
-        self._stock = PointReads(self._rows_by_key("SELECT * FROM inventory_levels WHERE item_id = ANY(%s)", "item_id"))
+        self._orders = PointReads(self._rows_by_key(order_summary))
+        self._stock = PointReads(self._rows_by_key(inventory_levels))
 
     async def open(self) -> None:
         await self._pool.open(wait=True, timeout=30)
@@ -58,9 +60,12 @@ class PostgresReadModels:
         except Exception as error:
             raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
 
-    def _rows_by_key(self, sql: str, key: str) -> Fetch:
+    def _rows_by_key(self, projection: ModuleType) -> Fetch:
+        """Reads a live read model's rows by its key column, many keys per query."""
+        sql = f"SELECT * FROM {projection.NAME} WHERE {projection.KEY} = ANY(%s)"
+
         async def fetch(keys: list[Any]) -> dict[Any, Any]:
-            return {row[key]: row for row in await self._all(sql, (keys,))}
+            return {row[projection.KEY]: row for row in await self._all(sql, (keys,))}
 
         return fetch
 
