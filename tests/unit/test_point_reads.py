@@ -14,10 +14,15 @@ class Store:
         self.rows = rows
         self.fail = fail
         self.fetches: list[list[str]] = []
+        self.running = 0
+        self.most_at_once = 0
 
     async def fetch(self, keys: list[str]) -> dict[str, str]:
         self.fetches.append(keys)
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
         await asyncio.sleep(0)
+        self.running -= 1
         if self.fail:
             raise ConnectionError("database gone")
         return {key: self.rows[key] for key in keys if key in self.rows}
@@ -85,3 +90,18 @@ def test_a_cancelled_request_does_not_stop_the_others() -> None:
         return await kept
 
     assert run(scenario()) == "row b"
+
+
+def test_keys_asked_while_every_read_is_busy_share_the_next_read() -> None:
+    store = Store({"a": "row a", "b": "row b", "c": "row c"})
+    reads = PointReads(store.fetch, max_reads=1)
+
+    async def scenario() -> list[str | None]:
+        first = asyncio.ensure_future(reads.get("a"))
+        await asyncio.sleep(0)  # the read of "a" is running: it waits on the store
+        later = await asyncio.gather(reads.get("b"), reads.get("c"))
+        return [await first, *later]
+
+    assert run(scenario()) == ["row a", "row b", "row c"]
+    assert store.fetches == [["a"], ["b", "c"]]
+    assert store.most_at_once == 1
