@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from psycopg.conninfo import conninfo_to_dict
 
 from commands.handlers import EXPECTED_VERSION, decide
-from commands.http import ROUTERS as COMMAND_ROUTERS
+from commands.http import include_command_routes
 from commands.messages import Command, Envelope
 from commands.outcomes import CONFLICT, Outcome
 from infra import problems
@@ -95,8 +95,7 @@ def create_baseline_app(database_url: str) -> FastAPI:
     app = FastAPI(title="Streamkeep baseline (eventsourcing on PostgreSQL)", lifespan=lifespan)
     problems.install(app)
     app.add_middleware(BodyLimit)
-    for context_router in COMMAND_ROUTERS:
-        app.include_router(context_router)
+    include_command_routes(app)
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:

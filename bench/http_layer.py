@@ -11,10 +11,10 @@ from collections.abc import MutableMapping
 from datetime import datetime, timezone
 from typing import Any
 
+from bench.commands import ORDER
 from commands.messages import Command, Envelope
 from commands.outcomes import ACCEPTED, Outcome
 
-ORDER = {"currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}]}
 NOW = datetime.now(timezone.utc)
 ROW = {
     "order_id": uuid.uuid4(),
@@ -67,7 +67,7 @@ async def _measure(method: str, requests: int, gap_s: float) -> float:
     app.state.command_bus = AnsweringBus()
     app.state.read_models = AnsweringReadModels()
     if method == "POST":
-        body = json.dumps({"customer_id": str(uuid.uuid4()), **ORDER}).encode()
+        body = json.dumps(ORDER).encode()
         length = str(len(body)).encode()
         scope = _scope("POST", "/v1/orders", [(b"content-type", b"application/json"), (b"content-length", length)])
         status = 201

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from commands.http import ROUTERS as COMMAND_ROUTERS
+from commands.http import include_command_routes
 from infra import problems
 from infra.body_limit import BodyLimit
 from infra.schemas_http import schemas_router
@@ -40,8 +40,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     # Routes are tried in order, each nested router adding its own checks: the GETs, the most frequent requests,
     # come first and every context's router hangs straight off the app (GET -30%, POST -7% CPU in-process).
     app.include_router(query_router)
-    for context_router in COMMAND_ROUTERS:
-        app.include_router(context_router)
+    include_command_routes(app)
     app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir))
 
     @app.get("/healthz", tags=["operations"])

@@ -72,9 +72,8 @@ def event_to_record(event: Any, envelope: Envelope) -> tuple[str, dict[str, Any]
         "command_id": envelope.command_id,
         "correlation_id": envelope.correlation_id,
     }
-    for field in dataclasses.fields(event):
-        if field.name not in _BASE_FIELDS:
-            record[field.name] = getattr(event, field.name)
+    for name in _shape(type(event))[0]:
+        record[name] = getattr(event, name)
     return event_name(event), record
 
 
