@@ -18,6 +18,11 @@ CALL_TIMEOUT_S = 30.0
 # milliseconds of deciding, and the broker verifies every transactional produce with the coordinator (KIP-890).
 # Measured: broker CPU per command -41%, commands/s +24% (medians of 3 pairs) (docs/benchmarks.md, session 4).
 TRANSACTION_LINGER_MS = 100
+# librdkafka waits retry.backoff.ms (100 ms by default) before retrying a transactional call the coordinator
+# answered with CONCURRENT_TRANSACTIONS, which it does whenever a transaction starts while the markers of the one
+# before are still being written: back to back batches met it on one commit in ten, each a 100 ms stall.
+# Failing calls still back off exponentially from here up to retry.backoff.max.ms (1 s).
+RETRY_BACKOFF_MS = 5
 
 
 def transactional_consumer(bootstrap_servers: str, group_id: str) -> Consumer:
@@ -49,6 +54,7 @@ def transactional_producer(bootstrap_servers: str, group_id: str) -> Producer:
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": TRANSACTION_LINGER_MS,
+            "retry.backoff.ms": RETRY_BACKOFF_MS,
             # A killed writer leaves its transaction open, which holds back every read_committed reader of
             # that partition (a loading command processor included) until the coordinator aborts it.
             "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
