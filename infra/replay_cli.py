@@ -10,6 +10,7 @@ from uuid import UUID
 
 import typer
 
+from infra.bulk_gc import tune_for_bulk_decoding
 from infra.message_mapping import EVENT_TYPES, event_to_record, matches_type, record_to_event
 from infra.settings import load_settings
 from infra.topics import CONTEXTS, events_topic
@@ -92,6 +93,8 @@ def _json_lines(
         replay_shares(shares, bootstrap, registry, settings.schemas_dir, topic, window, sys.stdout, type_)
         return
     key = str(aggregate_id).encode() if aggregate_id else None
+    if not follow:  # a tail that may run for days collects as usual
+        tune_for_bulk_decoding()
     write_json_lines(bootstrap, codec, topic, window, sys.stdout, _warn, follow, key, type_)
 
 

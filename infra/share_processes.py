@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from infra.bulk_gc import tune_for_bulk_decoding
+
 Share = tuple[int, ...]
 PARALLEL_MIN_EVENTS = 100_000  # below this, starting processes costs more than it saves
 _PR_SET_PDEATHSIG = 1
@@ -59,6 +61,7 @@ def run_shares(
 
 def _in_share(target: Callable[..., None], args: tuple[Any, ...], parent: int, connection: Connection) -> None:
     _die_with(parent)
+    tune_for_bulk_decoding()
     target(*args, connection)
     connection.close()
 
