@@ -21,6 +21,7 @@ from commands.outcomes import CONFLICT, Outcome
 from infra import problems
 from infra.body_limit import BodyLimit
 from infra.embedded import OrderFulfilment
+from infra.gc_tuning import collect_rarely
 from infra.settings import load_settings
 
 # Blocking saves run on this many threads, each with its own pooled connection; the library's
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
     app = create_baseline_app(load_settings().database_url)
+    collect_rarely()  # as `serve` does: the ratio compares the persistence, not garbage-collector settings
     # The same log level as `streamkeep serve`, access log included: like for like.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
 

@@ -62,9 +62,12 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
 
 def app_from_environment() -> FastAPI:
     """The API as configured by the environment: what each process of `serve --workers N` runs."""
+    from infra.gc_tuning import collect_rarely
     from infra.settings import load_settings
 
-    return create_app(load_settings())
+    api = create_app(load_settings())
+    collect_rarely()
+    return api
 
 
 def _embedded_backend(app: FastAPI, settings: Settings) -> None:

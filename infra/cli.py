@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from infra.gc_tuning import collect_rarely
 from infra.settings import SettingsError, load_settings
 
 app = typer.Typer(help="Streamkeep: event-sourced CQRS on Kafka.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -45,6 +46,7 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     settings = load_settings()
     codec = _registered_codec(settings) if settings.uses_kafka else None
     platform = create_app(settings, roles=ROLES if settings.uses_kafka else (), codec=codec)
+    collect_rarely()
     # No access log: one line per request costs more than the request's own work at load.
     uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False)
 
@@ -81,7 +83,9 @@ def serve(
             access_log=False,
         )
         return
-    uvicorn.run(create_app(settings, codec=codec), host=host, port=port, log_level="info", access_log=False)
+    api = create_app(settings, codec=codec)
+    collect_rarely()
+    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
 
 
 def _registered_codec(settings):  # type: ignore[no-untyped-def]
@@ -106,6 +110,7 @@ def worker(
     settings = load_settings()
     if not settings.uses_kafka:
         raise CliError("worker needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
+    collect_rarely()
     asyncio.run(_run_worker(settings, roles))
 
 

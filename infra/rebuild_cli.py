@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from infra.bulk_gc import tune_for_bulk_decoding
+from infra.gc_tuning import collect_rarely
 from infra.settings import load_settings
 from projections.catalogue import PROJECTIONS
 
@@ -65,7 +65,7 @@ def rebuild(
         elapsed = bar.tasks[task].elapsed or 0.0
         bar.update(task, completed=done, total=total, rate=done / elapsed if elapsed else 0.0)
 
-    tune_for_bulk_decoding()
+    collect_rarely()
     try:
         with bar:
             result = asyncio.run(job.run(in_place, diff, progress))

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import typer
 
-from infra.bulk_gc import tune_for_bulk_decoding
+from infra.gc_tuning import collect_rarely
 from infra.message_mapping import EVENT_TYPES, event_to_record, matches_type, record_to_event
 from infra.settings import load_settings
 from infra.topics import CONTEXTS, events_topic
@@ -94,7 +94,7 @@ def _json_lines(
         return
     key = str(aggregate_id).encode() if aggregate_id else None
     if not follow:  # a tail that may run for days collects as usual
-        tune_for_bulk_decoding()
+        collect_rarely()
     write_json_lines(bootstrap, codec, topic, window, sys.stdout, _warn, follow, key, type_)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from infra.bulk_gc import tune_for_bulk_decoding
+from infra.gc_tuning import collect_rarely
 
 Share = tuple[int, ...]
 PARALLEL_MIN_EVENTS = 100_000  # below this, starting processes costs more than it saves
@@ -61,7 +61,7 @@ def run_shares(
 
 def _in_share(target: Callable[..., None], args: tuple[Any, ...], parent: int, connection: Connection) -> None:
     _die_with(parent)
-    tune_for_bulk_decoding()
+    collect_rarely()
     target(*args, connection)
     connection.close()
 
