@@ -104,7 +104,7 @@ def _bounds(consumer: Consumer, topic: str, window: Window, follow: bool) -> tup
     until = _offsets_at(consumer, topic, partitions, window.until) if window.until else {}
     starts, ends = {}, {}
     for p in partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+        low, high = watermarks(consumer, TopicPartition(topic, p))
         start = max(low, window.from_offset or 0, (window.starts or {}).get(p, 0))
         if window.since is not None:
             at = since[p]
@@ -139,19 +139,22 @@ def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
         metadata = consumer.list_topics(topic, timeout=30).topics[topic]
         if metadata.error is not None:
             raise KafkaException(metadata.error)
-        return {p: _high_watermark(consumer, TopicPartition(topic, p)) for p in metadata.partitions}
+        return {p: watermarks(consumer, TopicPartition(topic, p))[1] for p in metadata.partitions}
     finally:
         consumer.close()
 
 
-def _high_watermark(consumer: Consumer, partition: TopicPartition, patience_s: float = 30.0) -> int:
-    """A partition's end offset; a topic created a moment ago may answer "not leader" for a while although the
-    metadata already names its leader (seen with `bench` on a brand-new stack), so that is waited out, bounded."""
+def watermarks(consumer: Consumer, partition: TopicPartition, patience_s: float = 30.0) -> tuple[int, int]:
+    """A partition's (low, high) watermarks; a topic created a moment ago may answer "not leader" for a while
+    although the metadata already names its leader (seen with `bench` on a brand-new stack), so that, like any
+    retriable error, is waited out, bounded."""
     deadline = time.monotonic() + patience_s
     while True:
         try:
-            return int(consumer.get_watermark_offsets(partition, timeout=30)[1])
+            low, high = consumer.get_watermark_offsets(partition, timeout=30)
+            return int(low), int(high)
         except KafkaException as error:
-            if error.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION or time.monotonic() > deadline:
+            waitable = error.args[0].retriable() or error.args[0].code() == KafkaError.NOT_LEADER_FOR_PARTITION
+            if not waitable or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)

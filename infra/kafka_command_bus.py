@@ -3,7 +3,6 @@
 import asyncio
 import logging
 import threading
-import time
 import uuid
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from commands.messages import Command, Envelope
 from commands.outcomes import Outcome
 from commands.ports import CommandBackendUnavailable
 from infra.avro_codec import AvroCodec, UndecodableMessage
+from infra.event_stream import watermarks
 from infra.message_mapping import command_to_record, record_to_outcome
 from infra.topics import commands_topic, outcomes_topic
 
@@ -114,22 +114,9 @@ class KafkaCommandBus:
         for topic in map(outcomes_topic, self._contexts):
             metadata = self._outcomes.list_topics(topic, timeout=10)
             for partition in metadata.topics[topic].partitions:
-                high = self._end_offset(TopicPartition(topic, partition))
+                high = watermarks(self._outcomes, TopicPartition(topic, partition), STARTUP_RETRY_S)[1]
                 partitions.append(TopicPartition(topic, partition, high))
         self._outcomes.assign(partitions)
-
-    def _end_offset(self, partition: TopicPartition) -> int:
-        # Just-created topics may not have a leader yet ("not leader for partition"): wait, bounded.
-        deadline = time.monotonic() + STARTUP_RETRY_S
-        while True:
-            try:
-                return int(self._outcomes.get_watermark_offsets(partition, timeout=10)[1])
-            except KafkaException as error:
-                if not error.args[0].retriable() and error.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION:
-                    raise
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
 
     def _serve_deliveries(self) -> None:
         while not self._stop.is_set():

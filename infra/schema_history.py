@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from infra.event_stream import watermarks
 from infra.topics import CONTEXTS, events_topic
 
 _HEADER = struct.Struct(">bI")
@@ -69,7 +70,7 @@ def _read_to_end(consumer: Consumer, topics: list[str], existing: Any, timeout_s
     starts = []
     for topic in topics:
         for partition in existing[topic].partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            low, high = watermarks(consumer, TopicPartition(topic, partition), timeout_s)
             if high > low:
                 starts.append(TopicPartition(topic, partition, low))
     remaining = {(tp.topic, tp.partition) for tp in starts}
