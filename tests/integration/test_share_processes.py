@@ -9,6 +9,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from infra.settings import REPOSITORY_ROOT
+from tests.platform import wait_for
 
 # The command's part: two shares of a run whose target only reports its pid and waits.
 COMMAND = """
@@ -33,24 +34,15 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in state  # a zombie has ended; only its exit status waits to be collected
 
 
-def _until(condition, timeout_s: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def test_shares_die_when_their_command_is_killed(tmp_path: Path) -> None:
     command = subprocess.Popen([sys.executable, "-c", COMMAND, str(tmp_path)], cwd=REPOSITORY_ROOT)
     try:
-        assert _until(lambda: len(list(tmp_path.glob("*.pid"))) == 2, 60), "the two shares did not start"
+        wait_for(lambda: len(list(tmp_path.glob("*.pid"))) == 2, 60, "the two shares to start")
         shares = [int(path.stem) for path in tmp_path.glob("*.pid")]
         assert all(_alive(pid) for pid in shares)
         command.send_signal(signal.SIGKILL)
         command.wait(10)
-        assert _until(lambda: not any(_alive(pid) for pid in shares), 10), f"shares {shares} outlived their command"
+        wait_for(lambda: not any(_alive(pid) for pid in shares), 10, f"shares {shares} to end with their command")
     finally:
         command.kill()
         for path in tmp_path.glob("*.pid"):
