@@ -11,6 +11,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 
+from infra.schema_views import after_read
+
 MAGIC_BYTE = 0
 _HEADER = struct.Struct(">bI")
 # Set on a record read as written (Avro could not resolve it to the local schema): the class version of its
@@ -54,6 +56,8 @@ class AvroCodec:
         self._ids: dict[str, int] = {}
         self._writers: dict[int, tuple[str, Any]] = {}
         self._read_as_written: set[int] = set()
+        # Per parsed schema (by identity: the codec keeps every one it parsed): what its view left to after the read.
+        self._after_read: dict[int, list[tuple[str, Callable[[Any], Any]]]] = {}
 
     def viewed(self, view: SchemaView) -> "AvroCodec":
         """A decoding codec on the same registry whose schemas (local and writer) are first rewritten by `view`;
@@ -98,11 +102,21 @@ class AvroCodec:
     def _read(self, schema_id: int, data: bytes, writer: Any, reader: Any) -> dict[str, Any]:
         if schema_id not in self._read_as_written:
             try:
-                return schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, reader)  # type: ignore[return-value]
+                resolved = schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, reader)
+                return self._finish(writer if reader is None else reader, resolved)  # type: ignore[arg-type]
             except SchemaResolutionError:
                 self._read_as_written.add(schema_id)
         record: dict[str, Any] = schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, writer)  # type: ignore[assignment]
         record[WRITER_CLASS_VERSION] = writer.get(WRITER_CLASS_VERSION, 1) if isinstance(writer, dict) else 1
+        return self._finish(writer, record)
+
+    def _finish(self, schema: Any, record: dict[str, Any]) -> dict[str, Any]:
+        """Apply what the view left to after the read (nothing, for the plain view) to a record read with schema."""
+        steps = self._after_read.get(id(schema))
+        if steps is None:
+            steps = self._after_read[id(schema)] = after_read(schema) if isinstance(schema, dict) else []
+        for field, convert in steps:
+            record[field] = convert(record[field])
         return record
 
     def _writer_schema(self, schema_id: int) -> tuple[str, Any]:

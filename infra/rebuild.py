@@ -185,19 +185,16 @@ class Rebuild:
         window = Window(starts=starts, ends=ends)
         messages = batches(self._bootstrap, self._topic, window)
         applied = 0
-        taking = asyncio.ensure_future(asyncio.to_thread(_take, messages, self._codec, self._batch))
-        while True:
-            batch = await taking
-            if not batch:
-                progress(applied, applied)
-                return applied
-            # Decode the next batch while PostgreSQL writes this one (its waits release the GIL).
-            taking = asyncio.ensure_future(asyncio.to_thread(_take, messages, self._codec, self._batch))
+        # One batch after another, decoding in this thread: a decode thread overlapping PostgreSQL's writes cost
+        # more in hand-offs of the GIL than the overlap saved (2 shares, 1.33M events: 46.0 s -> 41.4 s serial).
+        while batch := _take(messages, self._codec, self._batch):
             await apply_batch(conn, target, batch)
             if commit:
                 await conn.commit()
             applied += len(batch)
             progress(applied, max(total, applied))
+        progress(applied, applied)
+        return applied
 
     async def _swap(self, conn: AsyncConnection[Any], diff: bool, result: RebuildResult) -> int:
         """One transaction: hold the live checkpoint, bring `__next` to the live position, diff, rename; returns

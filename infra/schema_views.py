@@ -1,6 +1,8 @@
 """Schema views for decoders that need fewer Python objects than the plain codec makes (uuids as checked text)."""
 
 import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -10,13 +12,34 @@ UUID_TEXT = "streamkeep-uuid-text"
 ENVELOPE_TIME = "occurred_at"
 # Envelope ids no domain event keeps (record_to_event drops them): their UUID objects would be made for nothing.
 UNREAD_IDS = ("command_id", "correlation_id")
+# Set by event_view on a record schema: [field, base type, logical type] of the top-level fields it left to
+# `after_read`.
+AFTER_READ = "streamkeep-after-read"
 _CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def uuid_text(data: str, *_: Any) -> str:
     """What `str(UUID(data))` gives, without making the object when the text is already canonical (as every
     uuid our own writers store is); anything else is checked and normalised exactly as before."""
     return data if _CANONICAL.fullmatch(data) else str(UUID(data))
+
+
+def _timestamp_micros(data: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=data)
+
+
+def _timestamp_millis(data: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=data)
+
+
+# (base type, logical type) -> the value fastavro's own reader gives for it.
+_CONVERTERS: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("string", "uuid"): UUID,
+    ("string", UUID_TEXT): uuid_text,
+    ("long", "timestamp-micros"): _timestamp_micros,
+    ("long", "timestamp-millis"): _timestamp_millis,
+}
 
 
 def json_lines_view(schema: dict[str, Any]) -> dict[str, Any]:
@@ -30,9 +53,25 @@ def json_lines_view(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_view(schema: dict[str, Any]) -> dict[str, Any]:
-    """For domain events: the envelope ids no event keeps read as text, everything else as the plain codec."""
-    fields = [_uuids_as_text(f) if f["name"] in UNREAD_IDS else f for f in schema.get("fields", ())]
-    return {**schema, "fields": fields} if "fields" in schema else schema
+    """For domain events: the same values as the plain codec, but a top-level field's uuid or timestamp is made by
+    `after_read`, not by fastavro, which builds a lookup key per field per record; the envelope ids no event keeps
+    stay checked text."""
+    if "fields" not in schema:
+        return schema
+    fields, converted = [], []
+    for field in schema["fields"]:
+        kind = field["type"] if isinstance(field["type"], dict) else {}
+        logical = UUID_TEXT if field["name"] in UNREAD_IDS else kind.get("logicalType")
+        if (kind.get("type"), logical) in _CONVERTERS and kind.get("logicalType") is not None:
+            converted.append([field["name"], kind["type"], logical])
+            field = {**field, "type": {k: v for k, v in kind.items() if k != "logicalType"}}
+        fields.append(field)
+    return {**schema, "fields": fields, AFTER_READ: converted}
+
+
+def after_read(schema: dict[str, Any]) -> list[tuple[str, Callable[[Any], Any]]]:
+    """The conversions a record read with a schema `event_view` made still needs, per field."""
+    return [(name, _CONVERTERS[(base, logical)]) for name, base, logical in schema.get(AFTER_READ, ())]
 
 
 def _uuids_as_text(node: Any) -> Any:
