@@ -163,8 +163,7 @@ async def _apply(conn: AsyncConnection[Any], target: Target, batch: Sequence[Pos
             keyed.append((projection.key(positioned.event), positioned))
         except Exception as error:  # a handler error is the event's fault: dead-letter it, go on
             applied.failures.append((positioned, f"{projection.NAME}: {type(error).__name__}: {error}"))
-    keys = {k for k, _ in keyed if k is not None}
-    rows = await _current_rows(conn, target, keys)
+    rows = await _current_rows(conn, target, _keys_to_look_up(target, keyed))
     stored = set(rows)
     changed = set()
     for row_key, positioned in keyed:
@@ -194,6 +193,21 @@ async def _apply(conn: AsyncConnection[Any], target: Target, batch: Sequence[Pos
         {"name": target.checkpoint, "events": applied.events, "dead": len(applied.failures), "error": last_error},
     )
     return applied
+
+
+def _keys_to_look_up(target: Target, keyed: list[tuple[Any, PositionedEvent]]) -> set[Any]:
+    """The rows the batch needs from the table. On an exclusive target, a row whose first event in the batch is one
+    its projection starts rows with (`STARTS_ROW`) cannot be in the table yet: only this writer fills it, from the
+    checkpoint on, and the event lies past it. (A second such event for a row, which our writers never store,
+    meets the key's unique index and is dead-lettered alone.) Most of a rebuild's rows start in their batch."""
+    starts_row = getattr(target.projection, "STARTS_ROW", ()) if target.exclusive else ()
+    wanted: set[Any] = set()
+    started: set[Any] = set()
+    for row_key, positioned in keyed:
+        if row_key is None or row_key in wanted or row_key in started:
+            continue
+        (started if isinstance(positioned.event, starts_row) else wanted).add(row_key)
+    return wanted
 
 
 async def lock_checkpoint(conn: AsyncConnection[Any], name: str) -> None:

@@ -11,6 +11,8 @@ KEY = "order_id"
 # A row only ever changes with one aggregate's events, which Kafka keeps in one partition: partitions can be
 # rebuilt side by side without two writers touching a row.
 ROWS_FOLLOW_AGGREGATE = True
+# The event a row starts with: `apply` ignores any row it is given (a rebuild need not look one up).
+STARTS_ROW = (Order.Placed,)
 JSON_COLUMNS = frozenset({"lines"})
 
 
