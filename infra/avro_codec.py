@@ -102,11 +102,11 @@ class AvroCodec:
     def _read(self, schema_id: int, data: bytes, writer: Any, reader: Any) -> dict[str, Any]:
         if schema_id not in self._read_as_written:
             try:
-                resolved = schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, reader)
+                resolved = schemaless_reader(_body(data), writer, reader)
                 return self._finish(writer if reader is None else reader, resolved)  # type: ignore[arg-type]
             except SchemaResolutionError:
                 self._read_as_written.add(schema_id)
-        record: dict[str, Any] = schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer, writer)  # type: ignore[assignment]
+        record: dict[str, Any] = schemaless_reader(_body(data), writer, writer)  # type: ignore[assignment]
         record[WRITER_CLASS_VERSION] = writer.get(WRITER_CLASS_VERSION, 1) if isinstance(writer, dict) else 1
         return self._finish(writer, record)
 
@@ -129,6 +129,13 @@ class AvroCodec:
             name = f"{parsed['namespace']}.{parsed['name']}" if parsed.get("namespace") else parsed["name"]
             self._writers[schema_id] = (name, parse_schema(self._view(parsed)))
         return self._writers[schema_id]
+
+
+def _body(data: bytes) -> io.BytesIO:
+    """The Avro body after the header, without copying it (a BytesIO shares the bytes it starts with)."""
+    body = io.BytesIO(data)
+    body.seek(_HEADER.size)
+    return body
 
 
 def reading_codec(registry_url: str, schemas_dir: Path) -> AvroCodec:

@@ -81,19 +81,16 @@ def record_to_event(name: str, record: dict[str, Any]) -> Any:
     """The domain event; a record read as an older writer wrote it goes through the event class's upcasters."""
     event_class = EVENT_TYPES[name]
     fields, originator_topic = _shape(event_class)
-    state = {key: value for key, value in record.items() if key not in _RECORD_ENVELOPE}
-    from_version = state.pop(WRITER_CLASS_VERSION, None)
-    if from_version is not None:
-        upcast(event_class, state, from_version)
-    kwargs = {
-        "originator_id": record["aggregate_id"],
-        "originator_version": record["version"],
-        "timestamp": record["occurred_at"],
-    }
+    state = record
+    if WRITER_CLASS_VERSION in record:  # read as an older writer wrote it
+        state = {key: value for key, value in record.items() if key not in _RECORD_ENVELOPE}
+        upcast(event_class, state, state.pop(WRITER_CLASS_VERSION))
+    kwargs = {field: state[field] for field in fields}
+    kwargs["originator_id"] = record["aggregate_id"]
+    kwargs["originator_version"] = record["version"]
+    kwargs["timestamp"] = record["occurred_at"]
     if originator_topic is not None:
         kwargs["originator_topic"] = originator_topic
-    for field in fields:
-        kwargs[field] = state[field]
     return event_class(**kwargs)
 
 
