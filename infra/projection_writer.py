@@ -6,6 +6,7 @@ status together, so a crash or a redelivery never applies an event twice and nev
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -247,8 +248,12 @@ async def write_rows(
     projection = target.projection
     key = projection.KEY
     if target.exclusive and stored is not None:
-        await _copy_rows(conn, target.table, projection.COLUMNS, [row for row in rows if row[key] not in stored])
-        rows = [row for row in rows if row[key] in stored]
+        new: list[dict[str, Any]] = []
+        known: list[dict[str, Any]] = []
+        for row in rows:
+            (known if row[key] in stored else new).append(row)
+        await _copy_rows(conn, target.table, projection.COLUMNS, new)
+        rows = known
     if not rows:
         return
     # Sorted keys: concurrent writers lock rows in one order and cannot deadlock. (Rows copied straight in above
@@ -271,8 +276,10 @@ async def _copy_rows(
     async with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
         # Types set once: psycopg then dumps each value with the column's dumper, no per-value lookup.
         copy.set_types(types)
+        # A row's values in column order, picked in C (itemgetter of one name gives the value, not a tuple).
+        values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
         for row in rows:
-            await copy.write_row([row[column] for column in columns])
+            await copy.write_row(values(row))
 
 
 async def column_types(conn: AsyncConnection[Any], table: str, columns: Sequence[str]) -> list[int]:
