@@ -218,12 +218,15 @@ async def lock_checkpoint(conn: AsyncConnection[Any], name: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (CHECKPOINT_LOCK, name))
 
 
+_POSITION = itemgetter(0, 1, 2)  # a PositionedEvent's (topic, partition, offset)
+
+
 def _past(done: dict[tuple[str, int], int], batch: Sequence[PositionedEvent]) -> list[PositionedEvent]:
     """The events past the checkpoint, each position once and in offset order per partition: a batch that spans
     a rebalance can hold a partition's records twice, re-read from an earlier offset."""
     reached = dict(done)
     fresh = []
-    for positioned in sorted(batch, key=lambda p: (p.topic, p.partition, p.offset)):
+    for positioned in sorted(batch, key=_POSITION):
         where = (positioned.topic, positioned.partition)
         if positioned.offset > reached.get(where, -1):
             reached[where] = positioned.offset
