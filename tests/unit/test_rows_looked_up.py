@@ -1,30 +1,22 @@
 """Which rows a batch reads from its table first: a rebuild skips the rows that start within the batch."""
 
 from datetime import datetime, timezone
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from domain.orders import Order
+from domain.values import OrderLine
 from infra.projection_writer import PositionedEvent, Target, _keys_to_look_up
 from projections import daily_sales, order_summary
 
 NOW = datetime(2026, 12, 2, tzinfo=timezone.utc)
 
 
-def _placed(order_id: UUID) -> Order.Placed:
-    return Order.Placed(
-        originator_id=order_id,
-        originator_version=1,
-        timestamp=NOW,
-        originator_topic="domain.orders:Order",
-        customer_id=uuid4(),
-        currency_code="EUR",
-        lines=[{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 100}],
-        channel="web",
-    )
-
-
-def _cancelled(order_id: UUID, version: int) -> Order.Cancelled:
-    return Order.Cancelled(originator_id=order_id, originator_version=version, timestamp=NOW, reason="changed mind")
+def _placed_and_cancelled() -> tuple[Order, Order.Placed, Order.Cancelled]:
+    lines = [OrderLine("SKU-1", 1, 100)]
+    order = Order.place(order_id=uuid4(), customer_id=uuid4(), currency="EUR", lines=lines, at=NOW)
+    order.cancel("changed mind", NOW)
+    placed, cancelled = order.collect_events()
+    return order, placed, cancelled
 
 
 def _keyed(projection, events):  # type: ignore[no-untyped-def]
@@ -32,31 +24,34 @@ def _keyed(projection, events):  # type: ignore[no-untyped-def]
 
 
 def test_a_rebuild_looks_up_only_rows_that_started_before_the_batch() -> None:
-    new, old = uuid4(), uuid4()
-    keyed = _keyed(order_summary, [_placed(new), _cancelled(old, 2), _cancelled(new, 2)])
+    new, new_placed, new_cancelled = _placed_and_cancelled()
+    old, _, old_cancelled = _placed_and_cancelled()
+    keyed = _keyed(order_summary, [new_placed, old_cancelled, new_cancelled])
     rebuilding = Target(order_summary, "order_summary__next", "order_summary__next", exclusive=True)
 
-    assert _keys_to_look_up(rebuilding, keyed) == {old}
+    assert _keys_to_look_up(rebuilding, keyed) == {old.id}
 
 
 def test_the_live_table_looks_up_every_row() -> None:
     # A live table has more than one writer over time (a swap, a worker taking over): it always looks.
-    new, old = uuid4(), uuid4()
-    keyed = _keyed(order_summary, [_placed(new), _cancelled(old, 2)])
+    new, new_placed, _ = _placed_and_cancelled()
+    old, _, old_cancelled = _placed_and_cancelled()
+    keyed = _keyed(order_summary, [new_placed, old_cancelled])
 
-    assert _keys_to_look_up(Target.live(order_summary), keyed) == {new, old}
+    assert _keys_to_look_up(Target.live(order_summary), keyed) == {new.id, old.id}
 
 
 def test_a_row_whose_start_comes_after_another_event_in_the_batch_is_looked_up() -> None:
-    order_id = uuid4()
-    keyed = _keyed(order_summary, [_cancelled(order_id, 2), _placed(order_id)])
+    order, placed, cancelled = _placed_and_cancelled()
+    keyed = _keyed(order_summary, [cancelled, placed])
     rebuilding = Target(order_summary, "order_summary__next", "order_summary__next", exclusive=True)
 
-    assert _keys_to_look_up(rebuilding, keyed) == {order_id}
+    assert _keys_to_look_up(rebuilding, keyed) == {order.id}
 
 
 def test_a_projection_without_starting_events_looks_up_every_row() -> None:
-    keyed = _keyed(daily_sales, [_placed(uuid4())])
+    _, placed, _ = _placed_and_cancelled()
+    keyed = _keyed(daily_sales, [placed])
     rebuilding = Target(daily_sales, "daily_sales__next", "daily_sales__next", exclusive=True)
 
     assert _keys_to_look_up(rebuilding, keyed) == {NOW.date()}
