@@ -1,1 +1,1 @@
-"""Orchestrated sagas across the bounded contexts (later issue)."""
+"""Orchestrated sagas, pure: what each instance records, what reaches it, and what it decides (no I/O)."""
