@@ -18,10 +18,10 @@ from commands.handlers import EXPECTED_VERSION, decide
 from commands.http import include_command_routes
 from commands.messages import Command, Envelope
 from commands.outcomes import CONFLICT, Outcome
-from infra import problems
-from infra.body_limit import BodyLimit
-from infra.embedded import OrderFulfilment
-from infra.gc_tuning import collect_rarely
+from infra.embedded.backend import OrderFulfilment
+from infra.http import problems
+from infra.http.body_limit import BodyLimit
+from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import load_settings
 
 # Blocking saves run on this many threads, each with its own pooled connection; the library's

@@ -6,10 +6,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.kafka_reader import read_to_end
-from infra.schema_deploy import connect_codec
+from infra.kafka.reader import read_to_end
+from infra.kafka.topics import events_topic
+from infra.registry.deploy import connect_codec
 from infra.settings import Settings, load_settings
-from infra.topics import events_topic
 
 Ack = tuple[str, int]
 

@@ -8,10 +8,10 @@ from confluent_kafka import Producer
 from commands.messages import Envelope
 from domain.orders import Order
 from domain.values import OrderLine
-from infra.avro_codec import AvroCodec
-from infra.event_stream import end_offsets
-from infra.message_mapping import event_to_record
-from infra.topics import ensure_topics
+from infra.avro.codec import AvroCodec
+from infra.avro.message_mapping import event_to_record
+from infra.kafka.event_stream import end_offsets
+from infra.kafka.topics import ensure_topics
 
 TOPIC = "orders.events"
 CANCEL_EVERY = 4  # one order in four is cancelled: rows are written twice, as in real use

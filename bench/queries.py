@@ -83,7 +83,7 @@ def _fill(settings: Settings, orders: int, env: dict[str, str], log_dir: Path) -
     rows = _rows(settings.database_url)
     if rows >= orders:
         return rows
-    from infra.schema_deploy import connect_codec
+    from infra.registry.deploy import connect_codec
 
     codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
     bootstrap = settings.kafka_bootstrap_servers

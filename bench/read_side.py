@@ -23,8 +23,8 @@ from psycopg import AsyncConnection
 
 from bench.history import TOPIC, ensure_history
 from bench.processes import BenchError, child_pids, peak_rss_mb
-from infra.event_stream import end_offsets
-from infra.projection_writer import Target, create_tables, write_rows
+from infra.kafka.event_stream import end_offsets
+from infra.read_side.projection_writer import Target, create_tables, write_rows
 from infra.settings import REPOSITORY_ROOT, Settings
 
 BASELINE_BATCH = 5000
@@ -116,7 +116,7 @@ def _require_kafka(settings: Settings) -> None:
 
 
 def _history(settings: Settings, events: int) -> int:
-    from infra.schema_deploy import connect_codec
+    from infra.registry.deploy import connect_codec
 
     codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
     return ensure_history(settings.kafka_bootstrap_servers, codec, events, settings.partitions)

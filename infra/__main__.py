@@ -1,5 +1,5 @@
 """`python -m infra` is the `streamkeep` command."""
 
-from infra.cli import main
+from infra.cli.main import main
 
 main()

@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from commands.http import include_command_routes
-from infra import problems
-from infra.body_limit import BodyLimit
-from infra.schemas_http import schemas_router
+from infra.http import problems
+from infra.http.body_limit import BodyLimit
+from infra.http.schema_routes import schemas_router
 from infra.settings import Settings
 from projections.queries import router as query_router
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
 
 def app_from_environment() -> FastAPI:
     """The API as configured by the environment: what each process of `serve --workers N` runs."""
-    from infra.gc_tuning import collect_rarely
+    from infra.runtime.gc_tuning import collect_rarely
     from infra.settings import load_settings
 
     api = create_app(load_settings())
@@ -71,7 +71,7 @@ def app_from_environment() -> FastAPI:
 
 
 def _embedded_backend(app: FastAPI, settings: Settings) -> None:
-    from infra.embedded import EmbeddedBackend
+    from infra.embedded.backend import EmbeddedBackend
 
     backend = EmbeddedBackend(settings.data_dir)
     app.state.command_bus = backend
@@ -82,9 +82,9 @@ def _embedded_backend(app: FastAPI, settings: Settings) -> None:
 @asynccontextmanager
 async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...], codec: Any) -> AsyncIterator[Any]:
     from infra.bootstrap import connect_kafka_backend
-    from infra.kafka_command_bus import KafkaCommandBus
-    from infra.kafka_gateway import KafkaGatewayScript
     from infra.worker import COMMAND_CONTEXTS, Worker
+    from infra.write_side.command_bus import KafkaCommandBus
+    from infra.write_side.gateway_topic import KafkaGatewayScript
 
     codec, read_models = await connect_kafka_backend(settings, codec)
     bus = KafkaCommandBus(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s, COMMAND_CONTEXTS)

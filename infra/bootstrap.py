@@ -2,11 +2,11 @@
 
 import asyncio
 
-from infra.avro_codec import AvroCodec
-from infra.postgres_read_models import PostgresReadModels
-from infra.schema_deploy import connect_codec
+from infra.avro.codec import AvroCodec
+from infra.kafka.topics import ensure_topics
+from infra.read_side.read_models import PostgresReadModels
+from infra.registry.deploy import connect_codec
 from infra.settings import Settings
-from infra.topics import ensure_topics
 
 
 async def connect_kafka_backend(

@@ -8,12 +8,12 @@ from functools import partial
 from typing import Any
 
 from commands.messages import COMMAND_TYPES
-from infra.avro_codec import AvroCodec
-from infra.command_processor import CommandProcessor
-from infra.gateway_adapter import GatewayAdapter
-from infra.postgres_read_models import PostgresReadModels
-from infra.projection_worker import create_projection_app
-from infra.supervisor import EXIT_PROCESSOR_DIED, Supervisor
+from infra.avro.codec import AvroCodec
+from infra.kafka.supervisor import EXIT_PROCESSOR_DIED, Supervisor
+from infra.read_side.projection_runner import create_projection_app
+from infra.read_side.read_models import PostgresReadModels
+from infra.write_side.command_processor import CommandProcessor
+from infra.write_side.gateway_adapter import GatewayAdapter
 
 log = logging.getLogger(__name__)
 ROLES = ("commands", "projections")

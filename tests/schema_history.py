@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from infra.schema_registry import Registry
+from infra.registry.client import Registry
 from tests.platform import ROOT
 
 HISTORY = ROOT / "tests" / "data" / "schema_history"

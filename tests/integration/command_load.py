@@ -8,8 +8,8 @@ from collections import Counter
 
 import httpx
 
-from infra.kafka_reader import read_to_end
-from infra.schema_deploy import connect_codec
+from infra.kafka.reader import read_to_end
+from infra.registry.deploy import connect_codec
 from infra.settings import REPOSITORY_ROOT
 from tests.conftest import ORDER
 

@@ -15,8 +15,8 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from infra.kafka_reader import read_to_end
-from infra.projection_worker import APP_ID
+from infra.kafka.reader import read_to_end
+from infra.read_side.projection_runner import APP_ID
 from tests.conftest import settled
 from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
 

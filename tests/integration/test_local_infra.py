@@ -24,7 +24,7 @@ from infra.local.process import Settings, pid_alive, port_open
 pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-c", "from infra.infra_cli import infra_app; infra_app()"]
+CLI = [sys.executable, "-c", "from infra.cli.local_infra import infra_app; infra_app()"]
 EXPECTED_KEYS = {"KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "DATABASE_URL", "STREAMKEEP_BACKEND"}
 EXPORT = re.compile(r"^export ([A-Z_][A-Z0-9_]*)=(.+)$")
 AVRO = "application/vnd.schemaregistry.v1+json"

@@ -56,7 +56,7 @@ def _an_order_is_projected(base_url: str) -> None:
 
 
 def _dead_letters(bootstrap: str) -> dict[tuple[int, int], dict[str, bytes]]:
-    from infra.kafka_reader import read_to_end
+    from infra.kafka.reader import read_to_end
 
     letters = {}
     for message in read_to_end(bootstrap, "orders.events.dlq"):
@@ -130,8 +130,8 @@ def _order_placed_by_an_outsider(env: dict[str, str], currency: str) -> tuple[st
     store (a NUL in text): made from one of our own events, as an outside writer copying it would."""
     import uuid
 
-    from infra.avro_codec import reading_codec
-    from infra.kafka_reader import read_to_end
+    from infra.avro.codec import reading_codec
+    from infra.kafka.reader import read_to_end
     from infra.settings import load_settings
 
     codec = reading_codec(env["SCHEMA_REGISTRY_URL"], load_settings().schemas_dir)

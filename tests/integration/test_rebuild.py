@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from bench.processes import child_pids
-from infra.rebuild import REBUILD_LOCK
+from infra.read_side.rebuild import REBUILD_LOCK
 from projections.catalogue import PROJECTIONS
 from tests.conftest import settled
 from tests.platform import StreamkeepProcess, run_cli, wait_for

@@ -9,14 +9,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from infra.avro_codec import UndecodableMessage
-from infra.event_stream import Window, end_offsets
-from infra.json_lines import JsonLines, write_json_lines
-from infra.kafka_reader import read_to_end
-from infra.message_mapping import EVENT_TYPES
-from infra.replay_fanout import replay_shares
-from infra.schema_deploy import connect_codec
-from infra.schema_views import json_lines_view
+from infra.avro.codec import UndecodableMessage
+from infra.avro.message_mapping import EVENT_TYPES
+from infra.avro.views import json_lines_view
+from infra.kafka.event_stream import Window, end_offsets
+from infra.kafka.reader import read_to_end
+from infra.registry.deploy import connect_codec
+from infra.replay.fanout import replay_shares
+from infra.replay.json_lines import JsonLines, write_json_lines
 from infra.settings import REPOSITORY_ROOT
 from tests.conftest import settled
 from tests.integration.test_schema_evolution import produce_v1_order

@@ -21,11 +21,11 @@ from fastavro import parse_schema, schemaless_writer
 
 from domain.orders import Order
 from domain.values import OrderLine
-from infra.avro_codec import AvroCodec, load_local_schemas
-from infra.embedded import open_event_store
-from infra.kafka_reader import read_to_end
-from infra.message_mapping import record_to_event
-from infra.schema_registry import Registry
+from infra.avro.codec import AvroCodec, load_local_schemas
+from infra.avro.message_mapping import record_to_event
+from infra.embedded.backend import open_event_store
+from infra.kafka.reader import read_to_end
+from infra.registry.client import Registry
 from tests.conftest import settled
 from tests.platform import ROOT, StreamkeepProcess, free_port, wait_for, wait_ready
 from tests.schema_history import order_placed_history

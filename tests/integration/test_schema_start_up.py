@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from infra.bootstrap import connect_kafka_backend
-from infra.schema_registry import Registry
+from infra.registry.client import Registry
 from infra.settings import load_settings
 from tests.integration.test_schemas_cli import schemas_copy, streamkeep
 
@@ -62,9 +62,9 @@ def test_processes_starting_together_on_subjects_without_a_level_all_come_up(inf
     # the second ("A rule named 'COMPATIBILITY' already exists") and the worker died in a fresh CI run.
     from concurrent.futures import ThreadPoolExecutor
 
-    from infra.local_schemas import read_local_schemas
-    from infra.schema_deploy import register_all
-    from infra.schema_levels import load_levels
+    from infra.registry.deploy import register_all
+    from infra.registry.levels import load_levels
+    from infra.registry.local_files import read_local_schemas
     from tests.platform import ROOT
 
     registry = Registry(infra_env["SCHEMA_REGISTRY_URL"])

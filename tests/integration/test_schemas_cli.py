@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.schema_registry import Registry
+from infra.registry.client import Registry
 from tests.conftest import settled
 from tests.platform import ROOT, free_port
 from tests.schema_history import order_placed_history

@@ -14,7 +14,7 @@ from tests.platform import wait_for
 # The command's part: two shares of a run whose target only reports its pid and waits.
 COMMAND = """
 import sys
-from infra.share_processes import run_shares
+from infra.runtime.share_processes import run_shares
 from tests.integration.test_share_processes import report_and_wait
 run_shares("test run", report_and_wait, [((0,), (sys.argv[1],)), ((1,), (sys.argv[1],))], lambda _i, _b: None)
 """

@@ -5,8 +5,8 @@ import uuid
 import httpx
 import pytest
 
-from infra.kafka_reader import read_to_end
-from infra.snapshot_codec import SnapshotCodec
+from infra.kafka.reader import read_to_end
+from infra.write_side.snapshot_codec import SnapshotCodec
 from tests.conftest import ORDER, settled
 
 pytestmark = pytest.mark.kafka

@@ -3,8 +3,8 @@
 from datetime import datetime, timezone
 
 from domain.inventory import StockItem
-from infra.aggregate_store import AggregateStore
-from infra.snapshot_codec import SnapshotCodec
+from infra.write_side.aggregate_store import AggregateStore
+from infra.write_side.snapshot_codec import SnapshotCodec
 
 AT = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
 CODEC = SnapshotCodec()

@@ -1,6 +1,6 @@
 """Which events of a batch a projection applies: those past its checkpoint, each position once, in order."""
 
-from infra.projection_writer import PositionedEvent, _past
+from infra.read_side.projection_writer import PositionedEvent, _past
 
 
 def _at(partition: int, offset: int) -> PositionedEvent:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.event_headers import command_offset_of
+from infra.kafka.event_headers import command_offset_of
 from projections.consistency import InvalidToken, Position, command_token, has_passed, parse_token, passed_topics
 
 ORDERS = frozenset({"orders.events"})

@@ -35,8 +35,8 @@ from domain.orders import Order
 from domain.payments import Payment
 from domain.shipping import Shipment
 from domain.values import OrderLine, ShipmentLine
-from infra import message_mapping
-from infra.avro_codec import load_local_schemas
+from infra.avro import message_mapping
+from infra.avro.codec import load_local_schemas
 from infra.settings import REPOSITORY_ROOT
 
 SCHEMAS = load_local_schemas(REPOSITORY_ROOT / "schemas")

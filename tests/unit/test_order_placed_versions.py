@@ -14,7 +14,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from commands.messages import Envelope
 from domain.orders import Order
 from domain.values import OrderLine
-from infra.message_mapping import event_to_record, record_to_event
+from infra.avro.message_mapping import event_to_record, record_to_event
 from infra.settings import REPOSITORY_ROOT
 
 AT = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from infra.point_reads import PointReads
+from infra.read_side.point_reads import PointReads
 
 
 class Store:

@@ -2,8 +2,8 @@
 
 from types import SimpleNamespace
 
-from infra.rebuild_shares import shares_for
-from infra.share_processes import PARALLEL_MIN_EVENTS
+from infra.read_side.rebuild_shares import shares_for
+from infra.runtime.share_processes import PARALLEL_MIN_EVENTS
 from projections import daily_sales, order_summary
 
 ENDS = {0: 400_000, 1: 300_000, 2: 200_000, 3: 100_000}

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 from domain.orders import Order
 from domain.values import OrderLine
-from infra.projection_writer import PositionedEvent, Target, _keys_to_look_up
+from infra.read_side.projection_writer import PositionedEvent, Target, _keys_to_look_up
 from projections import daily_sales, order_summary
 
 NOW = datetime(2026, 12, 2, tzinfo=timezone.utc)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from infra.avro_schema import MalformedSchema, parse
-from infra.schema_compat import directions, read_problems
+from infra.avro.parsed_schema import MalformedSchema, parse
+from infra.registry.compatibility import directions, read_problems
 
 
 def record(*fields: dict, name: str = "OrderPlaced", **extra) -> dict:

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from infra.avro_schema import parse
-from infra.local_schemas import LocalSchema, LocalSchemas
-from infra.schema_check import Failure
-from infra.schema_deploy import registry_refusals
-from infra.schema_levels import CompatibilityLevels
+from infra.avro.parsed_schema import parse
+from infra.registry.check import Failure
+from infra.registry.deploy import registry_refusals
+from infra.registry.levels import CompatibilityLevels
+from infra.registry.local_files import LocalSchema, LocalSchemas
 
 TEXT = '{"type": "record", "name": "Probe", "namespace": "orders", "fields": []}'
 LOCAL = LocalSchemas({"orders.Probe": LocalSchema(Path("orders.Probe.avsc"), TEXT, parse(TEXT))})

@@ -1,7 +1,7 @@
 """Field-level diffs: what a reviewer needs to see between two versions of a schema, not a text diff."""
 
-from infra.avro_schema import parse
-from infra.schema_diff import Change, diff
+from infra.avro.parsed_schema import parse
+from infra.registry.diff import Change, diff
 
 
 def record(*fields: dict, **extra) -> dict:

@@ -10,7 +10,7 @@ from domain.orders import Order
 from domain.payments import Payment
 from domain.shipping import Shipment
 from domain.values import OrderLine
-from infra.snapshot_codec import SnapshotCodec
+from infra.write_side.snapshot_codec import SnapshotCodec
 
 AT = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
 

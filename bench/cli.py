@@ -1,0 +1,115 @@
+"""`streamkeep bench SCENARIO`: measure a scenario and print its figures as a table or one JSON object."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from infra.cli.main import CliError
+from infra.settings import load_settings
+
+bench_app = typer.Typer(
+    help="Measure Streamkeep under load, beside a baseline run in the same session.", no_args_is_help=True
+)
+
+
+@bench_app.command()
+def commands(
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of load on each system.")] = 20.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="HTTP keep-alive connections.")] = 64,
+    rate: Annotated[
+        float | None, typer.Option(min=1, help="Open loop at this many commands/s (default: as fast as answered).")
+    ] = None,
+    clients: Annotated[int, typer.Option(min=1, max=8, help="Load-generator processes sharing the connections.")] = 1,
+    baseline: Annotated[bool, typer.Option(help="Also measure eventsourcing on PostgreSQL.")] = True,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    ack_log: Annotated[
+        Path | None, typer.Option(help="Write `<order_id> <version>` per acknowledged command to this file.")
+    ] = None,
+) -> None:
+    """POST /v1/orders to `serve` + `worker --role commands` on Kafka, then to the baseline; rate and latency."""
+    from bench.commands import CommandsOptions, run
+    from bench.processes import BenchError
+
+    if clients > concurrency:
+        raise CliError(f"--clients ({clients}) cannot exceed --concurrency ({concurrency})")
+    options = CommandsOptions(duration, concurrency, rate, clients, baseline, ack_log)
+    try:
+        result = run(load_settings(), options)
+    except BenchError as error:
+        raise CliError(str(error)) from error
+    if json_:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        result.print_table(Console())
+
+
+Events = Annotated[int, typer.Option(min=1, help="Events the history must hold (written first when fewer).")]
+Baseline = Annotated[bool, typer.Option(help="Also measure the baseline (PostgreSQL or Kafka client alone).")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a line.")]
+
+
+@bench_app.command()
+def rebuild(
+    events: Events = 1_000_000,
+    baseline: Baseline = True,
+    json_: Json = False,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Passed to rebuild --jobs (default: its own).")] = None,
+) -> None:
+    """`streamkeep rebuild order_summary` over N events: events/s, peak RSS; baseline: batched upserts alone."""
+    from bench import read_side
+
+    _print(_measured(read_side.rebuild, events, baseline, jobs), json_)
+
+
+@bench_app.command()
+def replay(events: Events = 1_000_000, baseline: Baseline = True, json_: Json = False) -> None:
+    """`streamkeep replay --format json` over N events to a pipe: events/s, peak RSS; baseline: consume alone."""
+    from bench import read_side
+
+    _print(_measured(read_side.replay, events, baseline), json_)
+
+
+def _measured(scenario, *options):  # type: ignore[no-untyped-def]
+    from bench.processes import BenchError
+
+    try:
+        return scenario(load_settings(), *options)
+    except BenchError as error:
+        raise CliError(str(error)) from error
+
+
+def _print(result, json_: bool) -> None:  # type: ignore[no-untyped-def]
+    figures = result.as_json()
+    if json_:
+        typer.echo(json.dumps(figures))
+        return
+    ratio = f", {figures['ratio']}x the baseline ({figures['baseline_rate']:,.0f}/s)" if figures["ratio"] else ""
+    typer.echo(
+        f"{figures['scenario']}: {figures['count']:,} {figures['unit']} at {figures['rate']:,.0f}/s{ratio};"
+        f" peak RSS {figures['peak_rss_mb']:.0f} MB; wall {figures['wall_s']:.1f} s"
+    )
+
+
+@bench_app.command()
+def queries(
+    orders: Annotated[
+        int, typer.Option(min=1, help="Orders order_summary must hold (filled first when fewer).")
+    ] = 1_000_000,
+    rate: Annotated[float, typer.Option(min=1, help="GET requests per second (open loop).")] = 2000.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 20.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="HTTP keep-alive connections.")] = 64,
+    clients: Annotated[int, typer.Option(min=1, max=8, help="Load-generator processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="API processes (`serve --workers`).")] = 1,
+    json_: Json = False,
+) -> None:
+    """GET /v1/orders/{id} at a fixed rate against `streamkeep serve` with N orders stored: latency percentiles."""
+    from bench.queries import QueriesOptions, run
+
+    result = _measured(run, QueriesOptions(orders, rate, duration, concurrency, clients, workers))
+    if json_:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        result.print_table(Console())

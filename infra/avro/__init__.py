@@ -1,0 +1,1 @@
+"""Avro in the Confluent wire format: the codec, parsed schemas, the message mapping and decoded views."""

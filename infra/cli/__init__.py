@@ -1,0 +1,1 @@
+"""The `streamkeep` command line, one module per command group."""

@@ -1,0 +1,167 @@
+"""The `streamkeep` command line: run the platform, its halves, the local infrastructure, and replay events."""
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from infra.runtime.gc_tuning import collect_rarely
+from infra.settings import SettingsError, load_settings
+
+app = typer.Typer(help="Streamkeep: event-sourced CQRS on Kafka.", no_args_is_help=True, pretty_exceptions_enable=False)
+_state = {"debug": False}
+
+
+class CliError(Exception):
+    """A problem to report to the user in one line."""
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("aiokafka", "faust", "mode", "httpx", "httpx2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+@app.command()
+def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """The whole platform in one process: HTTP API, command processors and projections."""
+    import uvicorn
+
+    from infra.api import create_app
+    from infra.worker import ROLES
+
+    settings = load_settings()
+    codec = _registered_codec(settings) if settings.uses_kafka else None
+    platform = create_app(settings, roles=ROLES if settings.uses_kafka else (), codec=codec)
+    collect_rarely()
+    # No access log: one line per request costs more than the request's own work at load.
+    uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes sharing the port (it keeps no state: one per spare core).")
+    ] = 1,
+) -> None:
+    """The HTTP API only (kafka backend); run `streamkeep worker` beside it."""
+    import uvicorn
+
+    from infra.api import create_app
+
+    settings = load_settings()
+    if not settings.uses_kafka:
+        raise CliError(
+            "serve needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS); use `streamkeep run` for the embedded one"
+        )
+    codec = _registered_codec(settings)
+    if workers > 1:
+        # Each process builds its own app (its own producer, outcome reader and pool); registering again at its
+        # start-up finds every schema in place.
+        uvicorn.run(
+            "infra.api:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+        return
+    api = create_app(settings, codec=codec)
+    collect_rarely()
+    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
+
+
+def _registered_codec(settings):  # type: ignore[no-untyped-def]
+    """The schemas registered as `streamkeep schemas register` does it, before the server starts, so that a
+    refusal is reported in one line per schema rather than as a failed start-up's traceback."""
+    from infra.registry.deploy import connect_codec
+
+    return connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
+
+
+@app.command()
+def worker(
+    role: Annotated[str, typer.Option(help="Comma-separated roles: commands, projections.")] = "commands,projections",
+) -> None:
+    """The stream processors only (kafka backend); several workers share the partitions."""
+    from infra.worker import ROLES
+
+    roles = tuple(r.strip() for r in role.split(",") if r.strip())
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise CliError(f"unknown role {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}")
+    settings = load_settings()
+    if not settings.uses_kafka:
+        raise CliError("worker needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
+    collect_rarely()
+    asyncio.run(_run_worker(settings, roles))
+
+
+async def _run_worker(settings, roles: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    from infra.bootstrap import connect_kafka_backend
+    from infra.worker import Worker
+
+    codec, read_models = await connect_kafka_backend(settings)
+    processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await processors.start()
+    logging.getLogger(__name__).info("worker running: %s", ", ".join(roles))
+    await stopping.wait()
+    await processors.stop()
+    await read_models.close()
+
+
+def _mount_subcommands() -> None:
+    from bench.cli import bench_app
+    from infra.cli.local_infra import infra_app
+    from infra.cli.projections import projections
+    from infra.cli.rebuild import rebuild
+    from infra.cli.replay import replay
+    from infra.cli.schemas import schemas_app
+
+    app.add_typer(infra_app, name="infra", help="Local Kafka, schema registry and PostgreSQL, without Docker.")
+    app.command()(replay)
+    app.command()(projections)
+    app.command()(rebuild)
+    app.add_typer(bench_app, name="bench", help="Measure Streamkeep under load against a baseline.")
+    app.add_typer(schemas_app, name="schemas", help="Inspect the Avro schema registry and check schema changes.")
+
+
+def main() -> None:
+    _mount_subcommands()
+    try:
+        app()
+    except (CliError, SettingsError) as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:
+        if _state["debug"]:
+            raise
+        _fail(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
+
+
+def _fail(message: str) -> None:
+    for line in message.splitlines():  # several problems (e.g. refused schemas): one line each
+        typer.echo(f"streamkeep: {line}", err=True)
+    sys.exit(1)

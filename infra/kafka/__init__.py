@@ -1,0 +1,1 @@
+"""Kafka plumbing every side shares: topics, transactions, readers, event streams and headers, supervision."""

@@ -1,0 +1,108 @@
+"""PostgreSQL read models: the tables, the query reads, and batches written with their checkpoints."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from infra.read_side.point_reads import Fetch, PointReads
+from infra.read_side.projection_writer import (
+    Applied,
+    PositionedEvent,
+    Target,
+    apply_batch,
+    create_bookkeeping,
+    create_tables,
+    passed_positions,
+)
+from projections import inventory_levels, order_summary
+from projections.catalogue import PROJECTIONS
+from projections.ports import ReadModelUnavailable
+
+SCHEMA_LOCK = 0x5EC0_0001  # advisory lock id: one process at a time creates the read-model tables
+
+# Runs inside the batch's transaction, before it commits: dead letters must be out before their offsets pass.
+BeforeCommit = Callable[[list[tuple[PositionedEvent, str]]], Awaitable[None]]
+
+
+class PostgresReadModels:
+    """Reads and writes the read models in PostgreSQL."""
+
+    def __init__(self, database_url: str) -> None:
+        # Autocommit: a query is one round trip (no BEGIN, no ROLLBACK on return to the pool); writes open
+        # their own transaction with conn.transaction().
+        self._pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True})
+        self._orders = PointReads(self._rows_by_key(order_summary))
+        self._stock = PointReads(self._rows_by_key(inventory_levels))
+
+    async def open(self) -> None:
+        await self._pool.open(wait=True, timeout=30)
+        async with self._pool.connection() as conn, conn.transaction():
+            # The API and the workers start together; concurrent CREATE ... IF NOT EXISTS can still collide.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            await create_bookkeeping(conn)
+            for projection in PROJECTIONS.values():
+                await create_tables(conn, Target.live(projection))
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        try:
+            async with self._pool.connection() as conn:
+                cursor = conn.cursor(row_factory=dict_row)
+                await cursor.execute(sql, params)
+                return await cursor.fetchall()
+        except Exception as error:
+            raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
+
+    def _rows_by_key(self, projection: ModuleType) -> Fetch:
+        """Reads a live read model's rows by its key column, many keys per query."""
+        sql = f"SELECT * FROM {projection.NAME} WHERE {projection.KEY} = ANY(%s)"
+
+        async def fetch(keys: list[Any]) -> dict[Any, Any]:
+            return {row[projection.KEY]: row for row in await self._all(sql, (keys,))}
+
+        return fetch
+
+    async def order_summary(self, order_id: UUID) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = await self._orders.get(order_id)
+        return row
+
+    async def customer_orders(
+        self, customer_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[dict[str, Any]]:
+        if after is None:
+            sql = "SELECT * FROM customer_orders WHERE customer_id = %s ORDER BY placed_at DESC, order_id DESC LIMIT %s"
+            return await self._all(sql, (customer_id, limit))
+        sql = (
+            "SELECT * FROM customer_orders WHERE customer_id = %s AND (placed_at, order_id) < (%s, %s)"
+            " ORDER BY placed_at DESC, order_id DESC LIMIT %s"
+        )
+        return await self._all(sql, (customer_id, *after, limit))
+
+    async def inventory_level(self, item_id: UUID) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = await self._stock.get(item_id)
+        return row
+
+    async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]:
+        try:
+            async with self._pool.connection() as conn:
+                return await passed_positions(conn, projection)
+        except Exception as error:
+            raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
+
+    async def apply_batch(
+        self, targets: Sequence[Target], batch: Sequence[PositionedEvent], before_commit: BeforeCommit | None = None
+    ) -> dict[str, Applied]:
+        """Apply the batch to every target, and move their checkpoints, in one transaction."""
+        async with self._pool.connection() as conn, conn.transaction():
+            results = {target.checkpoint: await apply_batch(conn, target, batch) for target in targets}
+            failures = [failure for applied in results.values() for failure in applied.failures]
+            if failures and before_commit is not None:
+                await before_commit(failures)
+        return results

@@ -1,0 +1,231 @@
+"""The single writer per partition: consume commands, decide, append events and outcomes in one Kafka transaction."""
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from commands import idempotency
+from commands.handlers import decide
+from commands.messages import Command, Envelope
+from commands.outcomes import Outcome
+from infra.avro.codec import AvroCodec, UndecodableMessage
+from infra.avro.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command
+from infra.kafka.event_headers import event_headers
+from infra.kafka.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic, snapshots_topic
+from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
+from infra.write_side.gateway_topic import gateway_requests
+from infra.write_side.partition_loader import PartitionState, load_partitions
+from infra.write_side.snapshot_codec import SnapshotCodec
+from projections.consistency import command_token
+
+log = logging.getLogger(__name__)
+GROUP_ID = "streamkeep-commands"
+BATCH_SIZE = 500
+PRUNE_EVERY = timedelta(minutes=1)
+
+
+@dataclass
+class Decision:
+    """What one command came to; a replay re-sends an answer already given instead of deciding again."""
+
+    outcome: Outcome
+    events: list[Any]
+    envelope: Envelope
+    partition: int
+    command_offset: int
+    replay: bool = False
+
+
+class CommandProcessor(TransactionalLoop):
+    """Consume-decide-produce loop for one context; Kafka transactions make each batch all-or-nothing."""
+
+    def __init__(self, bootstrap_servers: str, codec: AvroCodec, context: str = "orders") -> None:
+        self._bootstrap = bootstrap_servers
+        self._codec = codec
+        self._context = context
+        self._states: dict[int, PartitionState] = {}
+        self._snapshots = SnapshotCodec()
+        self._last_pruned = datetime.now(timezone.utc)
+        self.ready = threading.Event()  # set once partitions are assigned and loaded
+        # One group per context: a member joining for one context does not revoke another's partitions.
+        super().__init__(bootstrap_servers, f"{GROUP_ID}-{context}")
+
+    def run(self, stop: threading.Event) -> None:
+        self._producer.init_transactions(CALL_TIMEOUT_S)
+        self._consumer.subscribe(
+            [commands_topic(self._context)],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
+        try:
+            while not stop.is_set() and not self.retired.is_set():
+                # Wait for one command only, then take whatever else is already fetched: a batch never
+                # waits to fill up, so latency stays low when traffic is light.
+                first = self._consumer.poll(0.1)
+                if first is None:
+                    continue
+                messages = [first, *self._consumer.consume(BATCH_SIZE - 1, 0)]
+                commands = [m for m in messages if not m.error()]
+                if commands:
+                    self._process(commands)
+        finally:
+            if not self.retired.is_set():
+                self._consumer.close()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._states.update(self._load_partitions([tp.partition for tp in partitions]))
+        self._write_owed_snapshots()
+        self.ready.set()
+
+    def _write_owed_snapshots(self) -> None:
+        """Aggregates rebuilt from events no snapshot covered (e.g. history from before snapshots) get one now."""
+        owed = {p: state for p, state in self._states.items() if state.owed_snapshots}
+        if not owed:
+            return
+        self._producer.begin_transaction()
+        for partition, state in owed.items():
+            for aggregate_id in state.owed_snapshots:
+                self._produce_snapshot(partition, state.aggregates.get(aggregate_id), state.events_offset)
+        self._commit()
+        for state in owed.values():
+            state.owed_snapshots.clear()
+        log.info("%s: wrote the owed snapshots of partitions %s", self._context, sorted(owed))
+
+    def _produce_snapshot(self, partition: int, aggregate: Any, events_offset: int) -> None:
+        headers, value = self._snapshots.encode(aggregate, events_offset)
+        # Saved for this process once produced: an abort reloads the partition from Kafka anyway.
+        self._states[partition].aggregates.saved(aggregate.id, (headers, value))
+        self._producer.produce(
+            snapshots_topic(self._context),
+            key=str(aggregate.id).encode(),
+            value=value,
+            headers=headers,
+            partition=partition,
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._states.pop(tp.partition, None)
+
+    def _load_partitions(self, partitions: list[int]) -> dict[int, PartitionState]:
+        return load_partitions(self._bootstrap, self._codec, self._snapshots, self._context, partitions)
+
+    def _process(self, messages: list[Message]) -> None:
+        self._forget_expired_answers()
+        self._producer.begin_transaction()
+        try:
+            decisions = [d for d in map(self._decide, messages) if d is not None]
+            self._append(decisions)
+            self._commit_with_consumed_offsets()
+            for state in self._states.values():
+                state.aggregates.trim()
+        except KafkaException as error:
+            if error.args[0].fatal():
+                raise  # e.g. fenced by a newer generation: this process must stop writing
+            log.warning("transaction aborted, rewinding: %s", error)
+            self._abort()
+            self._rewind()
+
+    def _decide(self, message: Message) -> Decision | None:
+        state = self._states[message.partition()]
+        try:
+            command, envelope = record_to_command(*self._codec.decode(message.value()))
+        except (UndecodableMessage, ValueError, KeyError) as error:
+            # Nobody can be waiting for an answer to bytes we cannot read: log it and pass over it.
+            log.error("skipping undecodable command at %s/%s: %s", message.partition(), message.offset(), error)
+            return None
+        if (answer := state.ledger.answer_for(envelope)) is not None:
+            return Decision(answer, [], envelope, message.partition(), message.offset(), replay=True)
+        decision = self._decide_anew(state, command, envelope, message.partition(), message.offset())
+        # Remembered before the batch commits, so a retry later in the same batch gets this answer too.
+        state.ledger.remember(envelope, decision.outcome, datetime.now(timezone.utc))
+        return decision
+
+    def _decide_anew(
+        self, state: PartitionState, command: Command, envelope: Envelope, partition: int, command_offset: int
+    ) -> Decision:
+        aggregate, events, outcome = decide(command, envelope, state)
+        if events:
+            # Ahead of the commit: an aborted batch reloads the partition from Kafka (see _rewind).
+            state.aggregates.put(aggregate)
+        return Decision(outcome, events, envelope, partition, command_offset)
+
+    def _append(self, decisions: list[Decision]) -> None:
+        """Produce events, snapshots and outcomes in one pass: nothing waits for a delivery inside the transaction.
+
+        The consistency token names the command's own offset, which every event carries in a header, so it is
+        known before anything is produced. Snapshots name the events offset this partition had reached at the end
+        of the previous batch: a lower bound, which is all the loader needs (it skips versions it already has).
+        """
+        topic = events_topic(self._context)
+        for decision in decisions:
+            state = self._states[decision.partition]
+            for event in decision.events:
+                name, record = event_to_record(event, decision.envelope)
+                self._producer.produce(
+                    topic,
+                    key=str(event.originator_id).encode(),
+                    value=self._codec.encode(name, record),
+                    partition=decision.partition,
+                    headers=event_headers(name, decision.command_offset),
+                    on_delivery=_reached(state),
+                )
+            for name, record in gateway_requests(decision.events, decision.envelope):
+                self._producer.produce(GATEWAY_TOPIC, value=self._codec.encode(name, record), partition=0)
+        # The aggregates as this batch leaves them, in the same transaction as their events.
+        changed = {(d.partition, d.outcome.aggregate_id) for d in decisions if d.events}
+        for partition, aggregate_id in changed:
+            state = self._states[partition]
+            self._produce_snapshot(partition, state.aggregates.get(aggregate_id), state.events_offset)
+        now = datetime.now(timezone.utc)
+        for decision in sorted(decisions, key=lambda d: d.replay):  # first answers before the replays of them
+            state = self._states[decision.partition]
+            if decision.replay:
+                outcome, first_answer_to = state.ledger.answer_for(decision.envelope) or decision.outcome, None
+            else:
+                outcome, first_answer_to = decision.outcome, decision.envelope
+                if decision.events:
+                    token = command_token(commands_topic(self._context), decision.partition, decision.command_offset)
+                    outcome = replace(outcome, consistency_token=token)
+                state.ledger.remember(decision.envelope, outcome, now)
+            self._producer.produce(
+                decision.envelope.reply_to or outcomes_topic(self._context),
+                key=str(outcome.aggregate_id).encode(),
+                value=self._codec.encode(OUTCOME, outcome_to_record(outcome, first_answer_to)),
+                partition=decision.partition,
+            )
+
+    def _forget_expired_answers(self) -> None:
+        now = datetime.now(timezone.utc)
+        if now - self._last_pruned > PRUNE_EVERY:
+            for state in self._states.values():
+                state.ledger.forget_before(now - idempotency.WINDOW)
+            self._last_pruned = now
+
+    def _rewind(self) -> None:
+        """After an abort: forget uncommitted state and go back to the last committed command."""
+        assignment = self._consumer.assignment()
+        self._states.update(self._load_partitions([tp.partition for tp in assignment]))
+        self._write_owed_snapshots()
+        for tp in self._consumer.committed(assignment, timeout=30):
+            self._consumer.seek(
+                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+            )
+
+
+def _reached(state: PartitionState) -> Callable[[KafkaError | None, Message], None]:
+    """Moves the partition's known events offset as deliveries are confirmed (commit_transaction waits for them).
+    Bound to this state object: after an abort the partition is reloaded into a new one, which late reports of
+    the aborted batch cannot touch."""
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            state.events_offset = max(state.events_offset, message.offset())
+
+    return on_delivery

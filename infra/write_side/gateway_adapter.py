@@ -1,0 +1,108 @@
+"""The simulated payment gateway at work: answers each payment request, in topic order, with a command."""
+
+import logging
+import threading
+from datetime import datetime, timezone
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+
+from commands.gateway import answer_command, answer_envelope, authorisation_code_for
+from commands.messages import Envelope
+from domain.gateway import GatewayAnswer, GatewayScript
+from infra.avro.codec import AvroCodec, UndecodableMessage
+from infra.avro.message_mapping import command_to_record
+from infra.kafka.reader import read_to_end
+from infra.kafka.topics import GATEWAY_TOPIC, commands_topic
+from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
+from infra.write_side.gateway_topic import REQUESTED, SCRIPTED
+
+log = logging.getLogger(__name__)
+GROUP_ID = "streamkeep-gateway"
+
+
+class GatewayAdapter(TransactionalLoop):
+    """Consumes payments.gateway (one partition, so one adapter at a time) in a consume-produce transaction.
+
+    The script it follows is a fold of the topic up to its committed offset: a restarted adapter reads the
+    topic again to that offset and gives the same answers a crashed one would have given next.
+    """
+
+    def __init__(self, bootstrap_servers: str, codec: AvroCodec) -> None:
+        self._bootstrap = bootstrap_servers
+        self._codec = codec
+        self._script = GatewayScript()
+        super().__init__(bootstrap_servers, GROUP_ID)
+
+    def run(self, stop: threading.Event) -> None:
+        self._producer.init_transactions(CALL_TIMEOUT_S)
+        self._consumer.subscribe([GATEWAY_TOPIC], on_assign=self._on_assign)
+        try:
+            while not stop.is_set() and not self.retired.is_set():
+                first = self._consumer.poll(0.1)
+                if first is None:
+                    continue
+                batch = [m for m in [first, *self._consumer.consume(499, 0)] if not m.error()]
+                if batch:
+                    self._answer(batch)
+        finally:
+            if not self.retired.is_set():
+                self._consumer.close()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        committed = consumer.committed(partitions, timeout=30)
+        self._script = self._replay_to(committed[0].offset if committed and committed[0].offset >= 0 else 0)
+
+    def _replay_to(self, offset: int) -> GatewayScript:
+        """The script as it stood after every record before `offset`: what the last adapter left."""
+        script = GatewayScript()
+        if offset > 0:
+            records = read_to_end(self._bootstrap, GATEWAY_TOPIC, [0], timeout_s=None)
+            for message in records:
+                if message.offset() >= offset:
+                    records.close()
+                    break
+                self._follow(script, message, answering=False)
+        return script
+
+    def _answer(self, batch: list[Message]) -> None:
+        self._producer.begin_transaction()
+        try:
+            for message in batch:
+                self._follow(self._script, message, answering=True)
+            self._commit_with_consumed_offsets()
+        except KafkaException as error:
+            if error.args[0].fatal():
+                raise
+            log.warning("gateway transaction aborted, rewinding: %s", error)
+            self._abort()
+            assignment = self._consumer.assignment()
+            committed = self._consumer.committed(assignment, timeout=30)
+            offset = committed[0].offset if committed and committed[0].offset >= 0 else 0
+            self._script = self._replay_to(offset)
+            self._consumer.seek(TopicPartition(GATEWAY_TOPIC, 0, offset if offset > 0 else OFFSET_BEGINNING))
+
+    def _follow(self, script: GatewayScript, message: Message, answering: bool) -> None:
+        try:
+            name, record = self._codec.decode(message.value())
+        except UndecodableMessage as error:
+            log.error("skipping an unreadable gateway record at offset %s: %s", message.offset(), error)
+            return
+        if name == SCRIPTED:
+            script.script(GatewayAnswer.from_dict(answer) for answer in record["answers"])
+        elif name == REQUESTED:
+            answer = script.next_answer(authorisation_code_for(record["payment_id"]))
+            if answering:
+                self._send_answer(record, answer)
+
+    def _send_answer(self, request: dict, answer: GatewayAnswer) -> None:
+        command = answer_command(request["payment_id"], answer)
+        if command is None:
+            log.info("gateway: payment %s timed out (scripted)", request["payment_id"])
+            return
+        requested = Envelope(request["command_id"], request["requested_at"], request["correlation_id"])
+        name, record = command_to_record(command, answer_envelope(requested, datetime.now(timezone.utc)))
+        self._producer.produce(
+            commands_topic(command.context),
+            key=str(command.aggregate_id).encode(),
+            value=self._codec.encode(name, record),
+        )
