@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from infra.cli.main import CliError
+from infra.cli.errors import CliError
 from infra.settings import load_settings
 
 bench_app = typer.Typer(

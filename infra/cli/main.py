@@ -1,4 +1,4 @@
-"""The `streamkeep` command line: run the platform, its halves, the local infrastructure, and replay events."""
+"""The `streamkeep` command line: run the platform or its halves, and mount every command group."""
 
 import asyncio
 import logging
@@ -8,15 +8,13 @@ from typing import Annotated
 
 import typer
 
+from infra.cli.errors import CliError
+from infra.registry.deploy import SchemasRefused
 from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import SettingsError, load_settings
 
 app = typer.Typer(help="Streamkeep: event-sourced CQRS on Kafka.", no_args_is_help=True, pretty_exceptions_enable=False)
 _state = {"debug": False}
-
-
-class CliError(Exception):
-    """A problem to report to the user in one line."""
 
 
 @app.callback()
@@ -151,7 +149,7 @@ def main() -> None:
     _mount_subcommands()
     try:
         app()
-    except (CliError, SettingsError) as error:
+    except (CliError, SchemasRefused, SettingsError) as error:
         _fail(str(error))
     except KeyboardInterrupt:
         sys.exit(130)

@@ -15,7 +15,7 @@ def projections(
     interval: Annotated[float, typer.Option(help="Seconds over which events/s is measured.", min=0)] = 1.0,
 ) -> None:
     """Show how each projection stands (kafka backend: checkpoints in PostgreSQL, lag against Kafka)."""
-    from infra.cli.main import CliError
+    from infra.cli.errors import CliError
 
     settings = load_settings()
     if not settings.uses_kafka:

@@ -31,7 +31,7 @@ def rebuild(
     ] = None,
 ) -> None:
     """Rebuild a read model beside the live one from the first event, then swap it in atomically."""
-    from infra.cli.main import CliError
+    from infra.cli.errors import CliError
 
     if projection not in PROJECTIONS:
         raise CliError(f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)}")

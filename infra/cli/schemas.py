@@ -12,7 +12,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from infra.avro.parsed_schema import MalformedSchema
-from infra.cli.main import CliError
+from infra.cli.errors import CliError
 from infra.registry.catalog import overview, parse_version, version_detail, versions_diff
 from infra.registry.check import run_check
 from infra.registry.client import Registry, RegistryRefused, RegistryUnavailable, UnknownSubject

@@ -7,14 +7,13 @@ from typing import Any
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from infra.avro.codec import AvroCodec, load_local_schemas
-from infra.cli.main import CliError
 from infra.registry.check import CheckReport, Failure, check_local_files, run_check
 from infra.registry.client import Registry, RegistryRefused
 from infra.registry.levels import CompatibilityLevels, load_levels
 from infra.registry.local_files import LocalSchemas, read_local_schemas
 
 
-class SchemasRefused(CliError):
+class SchemasRefused(Exception):
     """Some local schema may not be registered, so none was: one line per refusal."""
 
     def __init__(self, failures: list[Failure]) -> None:
