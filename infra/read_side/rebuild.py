@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from confluent_kafka import Message
 from psycopg import AsyncConnection, errors
 
-from infra.avro.codec import AvroCodec
+from infra.avro.codec import AvroCodec, reading_codec
 from infra.avro.views import event_view
 from infra.kafka.event_headers import command_offset_of
 from infra.kafka.event_stream import Window, batches, end_offsets, offsets_between
@@ -165,7 +166,7 @@ class Rebuild:
         job = ShareJob(self._bootstrap, self._database_url, *self._registry, self._projection.NAME, self._batch)
         # Started from this (the main) thread on purpose: Linux ends the shares when the thread that started
         # them dies, and the loop has nothing else to do meanwhile.
-        return build_shares(job, shares, starts, ends, progress)
+        return build_shares(job, _build_share, shares, starts, ends, progress)
 
     async def build_share(self, starts: dict[int, int], ends: dict[int, int], progress: Progress) -> int:
         """In a share process: build the partitions in `ends` into `__next`, on a connection of its own."""
@@ -283,3 +284,13 @@ def _take(polls: Iterator[list[Message]], codec: AvroCodec, size: int) -> list[P
         if len(batch) >= size:
             break
     return batch
+
+
+def _build_share(job: ShareJob, ends: dict[int, int], starts: dict[int, int], connection: Connection) -> None:
+    """A share process's entry: build its partitions of `__next` and send the count applied so far as text."""
+    from projections.catalogue import PROJECTIONS
+
+    # The parent registered the schemas; a share only decodes.
+    codec = reading_codec(job.registry_url, job.schemas_dir)
+    rebuild = Rebuild(job.bootstrap, job.database_url, codec, PROJECTIONS[job.projection], job.batch)
+    asyncio.run(rebuild.build_share(starts, ends, lambda applied, _total: connection.send_bytes(b"%d" % applied)))

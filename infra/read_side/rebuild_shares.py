@@ -7,8 +7,8 @@ rows, a transaction a batch, so a killed rebuild still resumes per partition. Th
 and does the swap alone once every share is done.
 """
 
-import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -42,10 +42,19 @@ def shares_for(projection: ModuleType, starts: dict[int, int], ends: dict[int, i
     return split(behind, jobs)
 
 
+ShareEntry = Callable[[ShareJob, dict[int, int], dict[int, int], Connection], None]
+
+
 def build_shares(
-    job: ShareJob, shares: list[Share], starts: dict[int, int], ends: dict[int, int], progress: Any
+    job: ShareJob,
+    entry: ShareEntry,
+    shares: list[Share],
+    starts: dict[int, int],
+    ends: dict[int, int],
+    progress: Any,
 ) -> int:
-    """Run one process per share, add up what they report for `progress`, and return the events applied."""
+    """Run `entry(job, ends, starts, connection)` in one spawned process per share (so a module-level function),
+    add up the applied counts they send for `progress`, and return the events applied."""
     total = offsets_between(starts, ends)
     done: dict[int, int] = {}
 
@@ -55,16 +64,5 @@ def build_shares(
         progress(applied, max(total, applied))
 
     jobs = [(share, (job, {p: ends[p] for p in share}, starts)) for share in shares]
-    run_shares("rebuild", _build_share, jobs, reported)
+    run_shares("rebuild", entry, jobs, reported)
     return sum(done.values())
-
-
-def _build_share(job: ShareJob, ends: dict[int, int], starts: dict[int, int], connection: Connection) -> None:
-    from infra.avro.codec import reading_codec
-    from infra.read_side.rebuild import Rebuild
-    from projections.catalogue import PROJECTIONS
-
-    # The parent registered the schemas; a share only decodes.
-    codec = reading_codec(job.registry_url, job.schemas_dir)
-    rebuild = Rebuild(job.bootstrap, job.database_url, codec, PROJECTIONS[job.projection], job.batch)
-    asyncio.run(rebuild.build_share(starts, ends, lambda applied, _total: connection.send_bytes(b"%d" % applied)))
