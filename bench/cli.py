@@ -10,9 +10,7 @@ from rich.console import Console
 from infra.cli.errors import CliError
 from infra.settings import load_settings
 
-bench_app = typer.Typer(
-    help="Measure Streamkeep under load, beside a baseline run in the same session.", no_args_is_help=True
-)
+bench_app = typer.Typer(help="Measure Streamkeep under load against a baseline.", no_args_is_help=True)
 
 
 @bench_app.command()

@@ -130,7 +130,8 @@ async def _run_worker(settings, roles: tuple[str, ...]) -> None:  # type: ignore
 
 
 def _mount_subcommands() -> None:
-    from bench.cli import bench_app
+    from importlib.metadata import entry_points
+
     from infra.cli.local_infra import infra_app
     from infra.cli.projections import projections
     from infra.cli.rebuild import rebuild
@@ -141,7 +142,10 @@ def _mount_subcommands() -> None:
     app.command()(replay)
     app.command()(projections)
     app.command()(rebuild)
-    app.add_typer(bench_app, name="bench", help="Measure Streamkeep under load against a baseline.")
+    # Groups that live outside infra (`bench`) come in through the "streamkeep.cli" entry points of the installed
+    # package, so infra never imports them.
+    for group in entry_points(group="streamkeep.cli"):
+        app.add_typer(group.load(), name=group.name)
     app.add_typer(schemas_app, name="schemas", help="Inspect the Avro schema registry and check schema changes.")
 
 
