@@ -1,4 +1,4 @@
-"""The dependency rule holds: domain imports nothing of ours; commands, projections, sagas stay apart and off infra."""
+"""The import contracts in pyproject.toml hold: the dependency rule between our packages, infra's layers, no circles."""
 
 import shutil
 import subprocess
