@@ -22,10 +22,12 @@ def answer_command(payment_id: UUID, answer: GatewayAnswer) -> Command | None:
 
 
 def answer_envelope(request: Envelope, at: datetime) -> Envelope:
-    """The answer is caused by the request and shares its correlation; its id derives from the request's."""
+    """The answer is caused by the request and shares its correlation and reply address (a saga waits for it);
+    its id derives from the request's."""
     return Envelope(
         command_id=uuid5(request.command_id, "gateway-answer"),
         issued_at=at,
         correlation_id=request.correlation_id,
         causation_id=request.command_id,
+        reply_to=request.reply_to,
     )

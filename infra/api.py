@@ -89,7 +89,9 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
     codec, read_models = await connect_kafka_backend(settings, codec)
     bus = KafkaCommandBus(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s, COMMAND_CONTEXTS)
     bus.start(asyncio.get_running_loop())
-    worker = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles) if roles else None
+    worker = None
+    if roles:
+        worker = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
     if worker:
         await worker.start()
     gateway = KafkaGatewayScript(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from sagas.policy import SagaPolicy
+
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,6 +21,8 @@ class Settings:
     schemas_dir: Path
     partitions: int
     command_timeout_s: float
+    sagas: bool = True  # the fulfilment saga runs in `run` and in a worker's default roles
+    saga_policy: SagaPolicy = SagaPolicy()
 
     @property
     def uses_kafka(self) -> bool:
@@ -51,8 +55,32 @@ def load_settings() -> Settings:
         schemas_dir=Path(env.get("STREAMKEEP_SCHEMAS_DIR", str(REPOSITORY_ROOT / "schemas"))),
         partitions=_positive_int(env, "STREAMKEEP_PARTITIONS", 4),
         command_timeout_s=float(env.get("STREAMKEEP_COMMAND_TIMEOUT_S", "5")),
+        sagas=_switch(env, "STREAMKEEP_SAGAS", True),
+        saga_policy=SagaPolicy(
+            payment_timeout_s=_positive_float(env, "STREAMKEEP_PAYMENT_TIMEOUT_S", 30.0),
+            reply_timeout_s=_positive_float(env, "STREAMKEEP_SAGA_REPLY_TIMEOUT_S", 5.0),
+            max_attempts=_positive_int(env, "STREAMKEEP_SAGA_ATTEMPTS", 5),
+        ),
     )
     return settings
+
+
+def _switch(env: os._Environ[str], name: str, default: bool) -> bool:
+    text = env.get(name, "on" if default else "off").strip().lower()
+    if text not in ("on", "off", "true", "false", "1", "0"):
+        raise SettingsError(f"{name} must be 'on' or 'off', not {text!r}")
+    return text in ("on", "true", "1")
+
+
+def _positive_float(env: os._Environ[str], name: str, default: float) -> float:
+    text = env.get(name, str(default))
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SettingsError(f"{name} must be a positive number of seconds, not {text!r}")
+    return value
 
 
 def _positive_int(env: os._Environ[str], name: str, default: int) -> int:

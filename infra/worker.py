@@ -1,4 +1,4 @@
-"""The Kafka-backend stream processors of one process: a command processor per context and the projections."""
+"""The Kafka-backend stream processors of one process: a command processor per context, sagas, projections."""
 
 import asyncio
 import logging
@@ -12,11 +12,13 @@ from infra.avro.codec import AvroCodec
 from infra.kafka.supervisor import EXIT_PROCESSOR_DIED, Supervisor
 from infra.read_side.projection_runner import create_projection_app
 from infra.read_side.read_models import PostgresReadModels
+from infra.saga_runner.runner import SagaRunner
 from infra.write_side.command_processor import CommandProcessor
 from infra.write_side.gateway_adapter import GatewayAdapter
+from sagas.policy import SagaPolicy
 
 log = logging.getLogger(__name__)
-ROLES = ("commands", "projections")
+ROLES = ("commands", "sagas", "projections")
 COMMAND_CONTEXTS = tuple(sorted({command.context for command in COMMAND_TYPES}))
 
 
@@ -24,9 +26,15 @@ class Worker:
     """Starts and stops the roles this process plays; several workers share partitions through consumer groups."""
 
     def __init__(
-        self, bootstrap_servers: str, codec: AvroCodec, read_models: PostgresReadModels, roles: tuple[str, ...]
+        self,
+        bootstrap_servers: str,
+        codec: AvroCodec,
+        read_models: PostgresReadModels,
+        roles: tuple[str, ...],
+        saga_policy: SagaPolicy | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._saga_policy = saga_policy or SagaPolicy()
         self._codec = codec
         self._read_models = read_models
         self._roles = roles
@@ -37,8 +45,9 @@ class Worker:
 
     @property
     def ready(self) -> bool:
-        """True once every command processor of this process owns and has loaded its partitions."""
-        return all(loop.ready.is_set() for loop in self._loops.loops if isinstance(loop, CommandProcessor))
+        """True once every command processor and saga runner of this process owns and has loaded its partitions."""
+        loaded = (CommandProcessor, SagaRunner)
+        return all(loop.ready.is_set() for loop in self._loops.loops if isinstance(loop, loaded))
 
     async def start(self) -> None:
         if "commands" in self._roles:
@@ -46,6 +55,9 @@ class Worker:
                 self._loops.add(f"{context}-commands", partial(CommandProcessor, self._bootstrap, self._codec, context))
             # The simulated payment gateway answers payment requests; one partition, so one adapter works at a time.
             self._loops.add("payment-gateway", partial(GatewayAdapter, self._bootstrap, self._codec))
+        if "sagas" in self._roles:
+            runner = partial(SagaRunner, self._bootstrap, self._codec, self._saga_policy)
+            self._loops.add("fulfilment-sagas", runner)
         if "projections" in self._roles:
             self._faust = create_projection_app(self._bootstrap, self._codec, self._read_models)
             await self._faust.start()

@@ -1,4 +1,4 @@
-"""The order_summary read model: one row per order with its status, lines and total."""
+"""The order_summary read model: one row per order with its status (and why, once it ends), lines and total."""
 
 from typing import Any
 from uuid import UUID
@@ -28,8 +28,11 @@ CREATE TABLE IF NOT EXISTS {table} (
     lines        jsonb NOT NULL,
     version      integer NOT NULL,
     placed_at    timestamptz NOT NULL,
-    updated_at   timestamptz NOT NULL
-)"""
+    updated_at   timestamptz NOT NULL,
+    reason       text
+)""",
+        # Tables made before the reason was kept gain it (null for their rows until a rebuild).
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS reason text",
     ]
 
 
@@ -43,6 +46,7 @@ COLUMNS = (
     "version",
     "placed_at",
     "updated_at",
+    "reason",
 )
 
 
@@ -53,7 +57,7 @@ def upsert_sql(table: str, staged: str) -> str:
 INSERT INTO {table} ({", ".join(COLUMNS)}) SELECT {", ".join(COLUMNS)} FROM {staged}
 ON CONFLICT (order_id) DO UPDATE SET
     status = EXCLUDED.status, total_cents = EXCLUDED.total_cents, lines = EXCLUDED.lines,
-    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, reason = EXCLUDED.reason
 WHERE {table}.version < EXCLUDED.version
 """
 
@@ -78,10 +82,12 @@ def apply(row: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
             "version": event.originator_version,
             "placed_at": event.timestamp,
             "updated_at": event.timestamp,
+            "reason": None,
         }
     status = STATUS_AFTER.get(type(event))
     if status is not None and row is not None:
-        return {**row, "status": status, "version": event.originator_version, "updated_at": event.timestamp}
+        changed = {"status": status, "version": event.originator_version, "updated_at": event.timestamp}
+        return {**row, **changed, "reason": getattr(event, "reason", None)}
     return row
 
 
@@ -111,4 +117,6 @@ def to_json(row: dict[str, Any]) -> dict[str, Any]:
         "version": row["version"],
         "placed_at": row["placed_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
+        # Why a cancelled or rejected order ended so: the customer's words, or the fulfilment saga's.
+        "reason": row.get("reason"),
     }

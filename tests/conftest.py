@@ -14,6 +14,12 @@ ORDER = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Saga tests last: a saga runner fulfils (or rejects) every order placed after it joins, and the other
+    tests' orders must stay as those tests leave them. Its group starts at the end of orders.events."""
+    items.sort(key=lambda item: item.get_closest_marker("sagas") is not None)
+
+
 @pytest.fixture(scope="session")
 def infra_env() -> dict[str, str]:
     """Services named by the environment, else testcontainers when Docker answers, else the local launcher."""

@@ -35,15 +35,14 @@ Port = Annotated[int, typer.Option(help="Port to listen on.")]
 
 @app.command()
 def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """The whole platform in one process: HTTP API, command processors and projections."""
+    """The whole platform in one process: HTTP API, command processors, sagas and projections."""
     import uvicorn
 
     from infra.api import create_app
-    from infra.worker import ROLES
 
     settings = load_settings()
     codec = _registered_codec(settings) if settings.uses_kafka else None
-    platform = create_app(settings, roles=ROLES if settings.uses_kafka else (), codec=codec)
+    platform = create_app(settings, roles=_default_roles(settings) if settings.uses_kafka else (), codec=codec)
     collect_rarely()
     # No access log: one line per request costs more than the request's own work at load.
     uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False)
@@ -96,20 +95,32 @@ def _registered_codec(settings):  # type: ignore[no-untyped-def]
 
 @app.command()
 def worker(
-    role: Annotated[str, typer.Option(help="Comma-separated roles: commands, projections.")] = "commands,projections",
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated roles: commands, sagas, projections (default: all; no sagas when "
+            "STREAMKEEP_SAGAS=off)."
+        ),
+    ] = None,
 ) -> None:
     """The stream processors only (kafka backend); several workers share the partitions."""
     from infra.worker import ROLES
 
-    roles = tuple(r.strip() for r in role.split(",") if r.strip())
+    settings = load_settings()
+    roles = _default_roles(settings) if role is None else tuple(r.strip() for r in role.split(",") if r.strip())
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         raise CliError(f"unknown role {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}")
-    settings = load_settings()
     if not settings.uses_kafka:
         raise CliError("worker needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
     collect_rarely()
     asyncio.run(_run_worker(settings, roles))
+
+
+def _default_roles(settings):  # type: ignore[no-untyped-def]
+    from infra.worker import ROLES
+
+    return tuple(r for r in ROLES if settings.sagas or r != "sagas")
 
 
 async def _run_worker(settings, roles: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +128,7 @@ async def _run_worker(settings, roles: tuple[str, ...]) -> None:  # type: ignore
     from infra.worker import Worker
 
     codec, read_models = await connect_kafka_backend(settings)
-    processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles)
+    processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

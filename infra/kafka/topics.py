@@ -29,6 +29,24 @@ def snapshots_topic(context: str) -> str:
     return f"{context}.snapshots"
 
 
+# Each saga type's topics are keyed by saga id (= the order's id) and have as many partitions as the contexts'
+# topics: with the default partitioner an order's commands, events, and its saga's events, replies and operator
+# commands all fall in one partition number, so one saga runner owns all of an instance's messages.
+SAGA_TYPES = ("fulfilment",)
+
+
+def saga_events_topic(saga_type: str = "fulfilment") -> str:
+    return f"{saga_type}.events"
+
+
+def saga_replies_topic(saga_type: str = "fulfilment") -> str:
+    return f"{saga_type}.replies"
+
+
+def saga_commands_topic(saga_type: str = "fulfilment") -> str:
+    return f"{saga_type}.commands"
+
+
 def topic_configs() -> dict[str, dict[str, str]]:
     """Every topic we own with its config; commands, events and outcomes are co-partitioned by aggregate id."""
     configs: dict[str, dict[str, str]] = {}
@@ -40,6 +58,11 @@ def topic_configs() -> dict[str, dict[str, str]]:
         configs[snapshots_topic(context)] = {"cleanup.policy": "compact", **KEEP_FOREVER}
         # Dead letters wait for a person to look at them: kept as long as the events they came from.
         configs[f"{events_topic(context)}.dlq"] = dict(KEEP_FOREVER)
+    for saga_type in SAGA_TYPES:
+        # A saga instance's events are its only state: kept like the contexts' events.
+        configs[saga_events_topic(saga_type)] = dict(KEEP_FOREVER)
+        configs[saga_replies_topic(saga_type)] = {"retention.ms": WEEK_MS}
+        configs[saga_commands_topic(saga_type)] = {"retention.ms": WEEK_MS}
     # The gateway adapter rebuilds its script by reading this topic from the start: keep it.
     configs[GATEWAY_TOPIC] = dict(KEEP_FOREVER)
     return configs

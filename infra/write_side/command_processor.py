@@ -15,7 +15,7 @@ from commands.messages import Command, Envelope
 from commands.outcomes import Outcome
 from infra.avro.codec import AvroCodec, UndecodableMessage
 from infra.avro.message_mapping import OUTCOME, event_to_record, outcome_to_record, record_to_command
-from infra.kafka.event_headers import event_headers
+from infra.kafka.event_headers import event_headers, reply_headers
 from infra.kafka.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic, snapshots_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
 from infra.write_side.gateway_topic import gateway_requests
@@ -39,6 +39,8 @@ class Decision:
     partition: int
     command_offset: int
     replay: bool = False
+    command_type: str = ""
+    detail: str = ""  # the command's reason, if it has one: what a saga tells its history
 
 
 class CommandProcessor(TransactionalLoop):
@@ -140,9 +142,11 @@ class CommandProcessor(TransactionalLoop):
             # Nobody can be waiting for an answer to bytes we cannot read: log it and pass over it.
             log.error("skipping undecodable command at %s/%s: %s", message.partition(), message.offset(), error)
             return None
+        said = (type(command).__name__, str(getattr(command, "reason", "")))
         if (answer := state.ledger.answer_for(envelope)) is not None:
-            return Decision(answer, [], envelope, message.partition(), message.offset(), replay=True)
+            return Decision(answer, [], envelope, message.partition(), message.offset(), True, *said)
         decision = self._decide_anew(state, command, envelope, message.partition(), message.offset())
+        decision.command_type, decision.detail = said
         # Remembered before the batch commits, so a retry later in the same batch gets this answer too.
         state.ledger.remember(envelope, decision.outcome, datetime.now(timezone.utc))
         return decision
@@ -194,12 +198,22 @@ class CommandProcessor(TransactionalLoop):
                     token = command_token(commands_topic(self._context), decision.partition, decision.command_offset)
                     outcome = replace(outcome, consistency_token=token)
                 state.ledger.remember(decision.envelope, outcome, now)
+            value = self._codec.encode(OUTCOME, outcome_to_record(outcome, first_answer_to))
+            # Always on the context's outcomes too: the partition's idempotency ledger is reloaded from there.
             self._producer.produce(
-                decision.envelope.reply_to or outcomes_topic(self._context),
+                outcomes_topic(self._context),
                 key=str(outcome.aggregate_id).encode(),
-                value=self._codec.encode(OUTCOME, outcome_to_record(outcome, first_answer_to)),
+                value=value,
                 partition=decision.partition,
             )
+            if decision.envelope.reply_to:
+                # Keyed by the saga (the correlation), so it reaches the partition that owns the instance.
+                self._producer.produce(
+                    decision.envelope.reply_to,
+                    key=str(decision.envelope.correlation_id).encode(),
+                    value=value,
+                    headers=reply_headers(decision.command_type, decision.detail),
+                )
 
     def _forget_expired_answers(self) -> None:
         now = datetime.now(timezone.utc)

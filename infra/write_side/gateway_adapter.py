@@ -99,7 +99,9 @@ class GatewayAdapter(TransactionalLoop):
         if command is None:
             log.info("gateway: payment %s timed out (scripted)", request["payment_id"])
             return
-        requested = Envelope(request["command_id"], request["requested_at"], request["correlation_id"])
+        requested = Envelope(
+            request["command_id"], request["requested_at"], request["correlation_id"], reply_to=request.get("reply_to")
+        )
         name, record = command_to_record(command, answer_envelope(requested, datetime.now(timezone.utc)))
         self._producer.produce(
             commands_topic(command.context),

@@ -30,6 +30,7 @@ def gateway_requests(events: list[Any], envelope: Envelope) -> list[tuple[str, d
                 "command_id": envelope.command_id,
                 "correlation_id": envelope.correlation_id,
                 "requested_at": event.timestamp,
+                "reply_to": envelope.reply_to,
             },
         )
         for event in events

@@ -31,7 +31,8 @@ LINES = [OrderLine("SKU-1", 2, 1250), OrderLine("SKU-2", 1, 500), OrderLine("SKU
 class Fulfilment:
     """One instance driven message by message, remembering every record and command it produced."""
 
-    def __init__(self, lines: list[OrderLine] = LINES) -> None:
+    def __init__(self, lines: list[OrderLine] = LINES, policy: SagaPolicy = POLICY) -> None:
+        self.policy = policy
         self.order = Order.place(order_id=uuid4(), customer_id=uuid4(), currency="EUR", lines=lines, at=AT)
         self.placed, *_ = self.order.collect_events()
         self.saga_id: UUID = self.order.id
@@ -44,7 +45,7 @@ class Fulfilment:
         """Deliver a message `after_s` later than the last; returns the commands it sent."""
         self.now += timedelta(seconds=after_s)
         incoming = Incoming(self.saga_id, message_id or uuid4(), self.now, body)
-        self.last = handle(FulfilmentSaga, self.state, incoming, POLICY)
+        self.last = handle(FulfilmentSaga, self.state, incoming, self.policy)
         self.state = self.last.state
         self.records += self.last.records
         return [out.command for out in self.last.outgoing]
@@ -283,7 +284,7 @@ def test_a_command_without_an_answer_is_sent_again_with_the_same_id_and_a_growin
 
 
 def test_a_forward_step_that_never_answers_is_given_up_and_the_saga_compensates() -> None:
-    saga = Fulfilment()
+    saga = Fulfilment(policy=SagaPolicy(payment_timeout_s=600, reply_timeout_s=5, max_attempts=3))
     saga.reserve_all()
     for _ in range(POLICY.max_attempts):
         saga.when(TimerFired(), after_s=(saga.state.pending["request-payment"].retry_at - saga.now).total_seconds())

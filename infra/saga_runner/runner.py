@@ -1,0 +1,151 @@
+"""The saga runner: per batch, one Kafka transaction appends the instances' new events, sends the commands they
+decided, and commits what was read, so a crash anywhere loses no step and sends no second effect."""
+
+import logging
+import threading
+from dataclasses import replace
+from datetime import datetime, timezone
+from uuid import uuid4
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from infra.avro.codec import AvroCodec
+from infra.avro.message_mapping import command_to_record
+from infra.avro.saga_mapping import saga_event_to_record
+from infra.kafka.event_stream import watermarks
+from infra.kafka.topics import commands_topic, saga_events_topic, saga_replies_topic
+from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
+from infra.saga_runner.inbox import ORDER_EVENTS_TOPIC, Inbox
+from infra.saga_runner.instances import Instances, load_instances
+from sagas.fulfilment import FulfilmentSaga
+from sagas.handling import SagaDefinition, handle
+from sagas.inbox import Incoming, TimerFired
+from sagas.policy import SagaPolicy
+
+log = logging.getLogger(__name__)
+GROUP_ID = "streamkeep-sagas"
+BATCH_SIZE = 500
+# How often an idle runner looks for deadlines and resends that have come due.
+TICK_S = 0.1
+
+
+class SagaRunner(TransactionalLoop):
+    """Consume-decide-produce for one saga type over the partitions this member owns.
+
+    The group's range assignor gives one member the same partition numbers of every input topic, and all of
+    them are keyed by saga id: an instance's order events, replies and operator commands reach one runner.
+    """
+
+    def __init__(
+        self, bootstrap_servers: str, codec: AvroCodec, policy: SagaPolicy, saga: SagaDefinition = FulfilmentSaga
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._codec = codec
+        self._policy = policy
+        self._saga = saga
+        self._inbox = Inbox(codec)
+        self._instances: dict[int, Instances] = {}
+        # The next offset to read of every assigned partition, sent with each transaction: a transaction that
+        # only fires timers still carries the group generation, so a runner that lost its partitions is fenced.
+        self._positions: dict[tuple[str, int], int] = {}
+        self.ready = threading.Event()
+        super().__init__(bootstrap_servers, f"{GROUP_ID}-{saga.saga_type}")
+
+    def run(self, stop: threading.Event) -> None:
+        self._producer.init_transactions(CALL_TIMEOUT_S)
+        self._consumer.subscribe(
+            self._inbox.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
+        try:
+            while not stop.is_set() and not self.retired.is_set():
+                first = self._consumer.poll(TICK_S)
+                polled = [first, *self._consumer.consume(BATCH_SIZE - 1, 0)] if first is not None else []
+                messages = [m for m in polled if not m.error()]
+                now = datetime.now(timezone.utc)
+                due = [(p, saga_id) for p, instances in self._instances.items() for saga_id in instances.due(now)]
+                if messages or due:
+                    self._process(messages, due, now)
+        finally:
+            if not self.retired.is_set():
+                self._consumer.close()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        starts = self._start_positions(consumer, partitions)
+        consumer.assign(starts)
+        self._positions.update({(tp.topic, tp.partition): tp.offset for tp in starts})
+        self._instances.update(load_instances(self._bootstrap, self._codec, sorted({tp.partition for tp in starts})))
+        self.ready.set()
+
+    def _start_positions(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """Where each partition resumes: its committed offset; else, for order events, their end today (sagas
+        fulfil the orders placed after they were deployed), and for the saga's own topics, their start."""
+        starts = []
+        for tp in consumer.committed(partitions, timeout=CALL_TIMEOUT_S):
+            if tp.offset < 0:
+                low, high = watermarks(consumer, TopicPartition(tp.topic, tp.partition), CALL_TIMEOUT_S)
+                tp = TopicPartition(tp.topic, tp.partition, high if tp.topic == ORDER_EVENTS_TOPIC else low)
+            starts.append(tp)
+        return starts
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._instances.pop(tp.partition, None)
+            self._positions.pop((tp.topic, tp.partition), None)
+
+    def _process(self, messages: list[Message], due: list[tuple[int, object]], now: datetime) -> None:
+        self._producer.begin_transaction()
+        try:
+            for message in messages:
+                self._positions[(message.topic(), message.partition())] = message.offset() + 1
+                incoming = self._inbox.incoming(message, now)
+                if incoming is not None:
+                    self._handle(message.partition(), incoming)
+            for partition, saga_id in due:
+                self._handle(partition, Incoming(saga_id, uuid4(), now, TimerFired()))  # type: ignore[arg-type]
+            self._commit_positions()
+        except KafkaException as error:
+            if error.args[0].fatal():
+                raise  # fenced by a newer generation: this process must stop writing
+            log.warning("saga transaction aborted, rewinding: %s", error)
+            self._abort()
+            self._rewind()
+
+    def _handle(self, partition: int, incoming: Incoming) -> None:
+        instances = self._instances.get(partition)
+        if instances is None:
+            return
+        handled = handle(self._saga, instances.get(incoming.saga_id), incoming, self._policy)
+        if handled.state is None or not handled.records:
+            return
+        key = str(incoming.saga_id).encode()
+        for record in handled.records:
+            name, value = saga_event_to_record(record)
+            self._producer.produce(
+                saga_events_topic(), key=key, value=self._codec.encode(name, value), partition=partition
+            )
+        for out in handled.outgoing:
+            name, value = command_to_record(out.command, replace(out.envelope, reply_to=saga_replies_topic()))
+            self._producer.produce(
+                commands_topic(out.command.context),
+                key=str(out.command.aggregate_id).encode(),
+                value=self._codec.encode(name, value),
+            )
+        # Ahead of the commit: an aborted transaction reloads the partitions from Kafka (see _rewind).
+        instances.put(handled.state)
+
+    def _commit_positions(self) -> None:
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self._positions.items()]
+        with self._watched():
+            self._producer.send_offsets_to_transaction(
+                offsets, self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S
+            )
+        self._commit()
+
+    def _rewind(self) -> None:
+        """After an abort: forget what was not committed and go back to the last committed positions."""
+        assignment = self._consumer.assignment()
+        starts = self._start_positions(self._consumer, assignment)
+        self._positions = {(tp.topic, tp.partition): tp.offset for tp in starts}
+        self._instances = load_instances(self._bootstrap, self._codec, sorted({tp.partition for tp in starts}))
+        for tp in starts:
+            self._consumer.seek(tp)

@@ -1,0 +1,259 @@
+"""The fulfilment saga end to end on Kafka: every path, checked in the read models and in what Kafka holds."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+
+from commands.messages import AuthorisePayment, Envelope
+from infra.avro.codec import reading_codec
+from infra.avro.message_mapping import command_to_record, record_to_event
+from infra.avro.saga_mapping import record_to_saga_event
+from infra.kafka.reader import read_to_end
+from infra.kafka.topics import commands_topic, events_topic, saga_events_topic, saga_replies_topic
+from infra.settings import REPOSITORY_ROOT
+from sagas.fulfilment import command_id_for, payment_id_for, shipment_id_for
+from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
+
+pytestmark = [pytest.mark.kafka, pytest.mark.sagas]
+PAYMENT_TIMEOUT_S = 5
+
+
+@pytest.fixture(scope="module")
+def fulfilment(infra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """`serve` and a worker with every role, the fulfilment saga among them, with a short payment deadline."""
+    logs = tmp_path_factory.mktemp("fulfilment")
+    port = free_port()
+    env = {
+        **infra_env,
+        "STREAMKEEP_BACKEND": "kafka",
+        "STREAMKEEP_SAGAS": "on",
+        "STREAMKEEP_PAYMENT_TIMEOUT_S": str(PAYMENT_TIMEOUT_S),
+    }
+    worker = StreamkeepProcess(["worker"], env, logs / "worker.log").start()
+    api = StreamkeepProcess(["serve", "--port", str(port)], env, logs / "api.log").start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base_url)
+        platform = {"base_url": base_url, "env": env, "worker": worker}
+        # The worker is ready once an order goes all the way round: placed, then rejected for want of stock.
+        wait_for(lambda: status(platform, place(platform, {f"NONE-{uuid.uuid4()}": 1})) == "rejected", 120, "a saga")
+        yield platform
+    finally:
+        api.stop()
+        worker.stop()
+
+
+def post(platform: dict, path: str, body: object) -> httpx.Response:
+    return httpx.post(f"{platform['base_url']}{path}", json=body, timeout=30)
+
+
+def stocked(platform: dict, quantity: int = 10) -> str:
+    sku = f"SAGA-{uuid.uuid4().hex[:12]}"
+    answer = post(platform, f"/v1/inventory/{sku}/restock", {"quantity": quantity})
+    assert answer.status_code == 200, answer.text
+    return sku
+
+
+def place(platform: dict, quantities: dict[str, int]) -> str:
+    lines = [{"sku": sku, "quantity": quantity, "unit_price_cents": 1000} for sku, quantity in quantities.items()]
+    order = {"customer_id": str(uuid.uuid4()), "currency": "EUR", "lines": lines}
+    answer = post(platform, "/v1/orders", order)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["order_id"]
+
+
+def script(platform: dict, *answers: dict) -> None:
+    assert post(platform, "/v1/payments/gateway/script", {"answers": list(answers)}).status_code == 200
+
+
+def order(platform: dict, order_id: str) -> dict:
+    answer = httpx.get(f"{platform['base_url']}/v1/orders/{order_id}", timeout=10)
+    return answer.json() if answer.status_code == 200 else {}
+
+
+def status(platform: dict, order_id: str) -> str | None:
+    return order(platform, order_id).get("status")
+
+
+def stock(platform: dict, sku: str) -> dict:
+    return httpx.get(f"{platform['base_url']}/v1/inventory/{sku}", timeout=10).json()
+
+
+def settled(platform: dict, order_id: str, expected: str) -> dict:
+    return wait_for(lambda: order(platform, order_id) if status(platform, order_id) == expected else None, 60, expected)
+
+
+def saga_history(platform: dict, order_id: str) -> list:
+    """The instance's own events as Kafka holds them (read_committed), in order."""
+    codec = reading_codec(platform["env"]["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
+    records = [record_to_saga_event(*codec.decode(m.value())) for m in _read(platform, saga_events_topic())]
+    return [r for r in records if str(r.saga_id) == order_id]
+
+
+def saga_finished(platform: dict, order_id: str, expected: str) -> list:
+    def finished() -> list | None:
+        history = saga_history(platform, order_id)
+        changes = [r.event for r in history if type(r.event).__name__ == "StatusChanged"]
+        return history if changes and changes[-1].status == expected else None
+
+    return wait_for(finished, 60, f"saga {order_id} {expected}")
+
+
+def context_events(platform: dict, context: str, aggregate_id: uuid.UUID | str) -> list[str]:
+    """The event types one aggregate of a context holds in Kafka (read_committed), in order."""
+    codec = reading_codec(platform["env"]["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
+    key = str(aggregate_id).encode()
+    return [
+        type(record_to_event(*codec.decode(m.value()))).__qualname__
+        for m in _read(platform, events_topic(context))
+        if m.key() == key
+    ]
+
+
+def _read(platform: dict, topic: str) -> list:
+    return list(read_to_end(platform["env"]["KAFKA_BOOTSTRAP_SERVERS"], topic, timeout_s=30))
+
+
+def sent_steps(history: list) -> list[str]:
+    return [r.event.step for r in history if type(r.event).__name__ == "CommandSent"]
+
+
+def test_an_order_with_stock_and_an_approved_payment_is_confirmed_with_stock_committed_and_payment_captured(
+    fulfilment: dict,
+) -> None:
+    first, second = stocked(fulfilment), stocked(fulfilment)
+    script(fulfilment)
+    order_id = place(fulfilment, {first: 2, second: 3})
+
+    assert settled(fulfilment, order_id, "confirmed")["total_cents"] == 5000
+    history = saga_finished(fulfilment, order_id, "completed")
+
+    assert wait_for(lambda: stock(fulfilment, first)["on_hand"] == 8, 30, "the stock committed")
+    assert (stock(fulfilment, first)["reserved"], stock(fulfilment, second)["on_hand"]) == (0, 7)
+    order_uuid = uuid.UUID(order_id)
+    assert context_events(fulfilment, "payments", payment_id_for(order_uuid)) == [
+        "Payment.Requested",
+        "Payment.Authorised",
+        "Payment.Captured",
+    ]
+    assert context_events(fulfilment, "shipping", shipment_id_for(order_uuid)) == ["Shipment.Scheduled"]
+    assert context_events(fulfilment, "orders", order_id) == ["Order.Placed", "Order.Confirmed"]
+    assert sorted(sent_steps(history)) == sorted(
+        [
+            f"reserve-stock:{first}",
+            f"reserve-stock:{second}",
+            "request-payment",
+            "schedule-shipment",
+            "confirm-order",
+            f"commit-stock:{first}",
+            f"commit-stock:{second}",
+            "capture-payment",
+        ]
+    )
+    assert [r.version for r in history] == list(range(1, len(history) + 1))
+
+
+def test_an_order_out_of_stock_on_one_line_is_rejected_naming_the_sku_and_asks_for_no_payment(
+    fulfilment: dict,
+) -> None:
+    plenty, scarce = stocked(fulfilment), stocked(fulfilment, quantity=1)
+    order_id = place(fulfilment, {plenty: 2, scarce: 5})
+
+    rejected = settled(fulfilment, order_id, "rejected")
+    history = saga_finished(fulfilment, order_id, "compensated")
+
+    assert f"out of stock: {scarce}" in rejected["reason"]
+    assert wait_for(lambda: stock(fulfilment, plenty)["reserved"] == 0, 30, "the reservation released")
+    assert stock(fulfilment, plenty)["on_hand"] == 10 and stock(fulfilment, scarce)["reserved"] == 0
+    assert "request-payment" not in sent_steps(history)
+    assert context_events(fulfilment, "payments", payment_id_for(uuid.UUID(order_id))) == []
+
+
+def test_a_declined_payment_releases_the_stock_and_rejects_the_order_with_the_gateways_reason(
+    fulfilment: dict,
+) -> None:
+    sku = stocked(fulfilment)
+    script(fulfilment, {"outcome": "decline", "reason": "insufficient funds"})
+    order_id = place(fulfilment, {sku: 4})
+
+    rejected = settled(fulfilment, order_id, "rejected")
+    saga_finished(fulfilment, order_id, "compensated")
+
+    assert rejected["reason"] == "payment declined (insufficient funds)"
+    assert wait_for(lambda: stock(fulfilment, sku)["reserved"] == 0, 30, "the reservation released")
+    assert stock(fulfilment, sku)["on_hand"] == 10
+    payment = payment_id_for(uuid.UUID(order_id))
+    assert context_events(fulfilment, "payments", payment) == ["Payment.Requested", "Payment.Declined"]
+
+
+def test_no_answer_before_the_deadline_rejects_the_order_and_an_authorisation_after_it_is_voided(
+    fulfilment: dict, infra_env: dict[str, str]
+) -> None:
+    sku = stocked(fulfilment)
+    script(fulfilment, {"outcome": "timeout"})
+    order_id = place(fulfilment, {sku: 1})
+
+    rejected = settled(fulfilment, order_id, "rejected")
+    saga_finished(fulfilment, order_id, "compensated")
+    assert rejected["reason"] == f"payment not authorised within {PAYMENT_TIMEOUT_S} s"
+    assert wait_for(lambda: stock(fulfilment, sku)["reserved"] == 0, 30, "the reservation released")
+
+    # The gateway's answer, late: sent as its adapter sends one, for the request the saga made.
+    order_uuid = uuid.UUID(order_id)
+    late_authorisation(fulfilment, order_uuid)
+
+    history = wait_for(
+        lambda: (h := saga_history(fulfilment, order_id)) and "void-payment" in sent_steps(h) and h, 60, "a void"
+    )
+    saga_finished(fulfilment, order_id, "compensated")
+    payment = payment_id_for(order_uuid)
+    assert wait_for(
+        lambda: (
+            context_events(fulfilment, "payments", payment)
+            == ["Payment.Requested", "Payment.Authorised", "Payment.Voided"]
+        ),
+        30,
+        "the late authorisation voided",
+    )
+    assert [r.event.name for r in history if type(r.event).__name__ == "DeadlineReached"] == ["payment-authorised"]
+
+
+def late_authorisation(platform: dict, order_id: uuid.UUID) -> None:
+    from confluent_kafka import Producer
+
+    request_id = command_id_for(order_id, "request-payment")
+    envelope = Envelope(
+        command_id=uuid.uuid5(request_id, "gateway-answer"),
+        issued_at=datetime.now(timezone.utc),
+        correlation_id=order_id,
+        causation_id=request_id,
+        reply_to=saga_replies_topic(),
+    )
+    command = AuthorisePayment(payment_id_for(order_id), "AUTH-LATE")
+    codec = reading_codec(platform["env"]["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
+    producer = Producer({"bootstrap.servers": platform["env"]["KAFKA_BOOTSTRAP_SERVERS"]})
+    name, record = command_to_record(command, envelope)
+    producer.produce(commands_topic("payments"), key=str(command.payment_id).encode(), value=codec.encode(name, record))
+    assert producer.flush(10) == 0
+
+
+def test_a_customer_cancel_while_the_payment_is_awaited_undoes_the_reservation_and_the_order_stays_cancelled(
+    fulfilment: dict,
+) -> None:
+    sku = stocked(fulfilment)
+    script(fulfilment, {"outcome": "timeout"})
+    order_id = place(fulfilment, {sku: 3})
+    wait_for(lambda: stock(fulfilment, sku)["reserved"] == 3, 30, "the stock reserved")
+
+    cancel = post(fulfilment, f"/v1/orders/{order_id}/cancel", {"reason": "changed my mind"})
+
+    assert cancel.status_code == 200, cancel.text
+    history = saga_finished(fulfilment, order_id, "compensated")
+    assert settled(fulfilment, order_id, "cancelled")
+    assert wait_for(lambda: stock(fulfilment, sku)["reserved"] == 0, 30, "the reservation released")
+    assert "reject-order" not in sent_steps(history)
+    assert context_events(fulfilment, "orders", order_id) == ["Order.Placed", "Order.Cancelled"]
+    assert [r.event.event_type for r in history if type(r.event).__name__ == "EventObserved"] == ["OrderCancelled"]
