@@ -26,8 +26,12 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
             async with _kafka_backend(app, settings, roles, codec):
                 yield
         else:
-            _embedded_backend(app, settings)
-            yield
+            backend = _embedded_backend(app, settings)
+            deadlines = asyncio.ensure_future(backend.run_deadlines())
+            try:
+                yield
+            finally:
+                deadlines.cancel()
 
     app = FastAPI(
         title="Streamkeep",
@@ -70,13 +74,14 @@ def app_from_environment() -> FastAPI:
     return api
 
 
-def _embedded_backend(app: FastAPI, settings: Settings) -> None:
+def _embedded_backend(app: FastAPI, settings: Settings) -> Any:
     from infra.embedded.backend import EmbeddedBackend
 
-    backend = EmbeddedBackend(settings.data_dir)
+    backend = EmbeddedBackend(settings.data_dir, settings.saga_policy, settings.sagas)
     app.state.command_bus = backend
     app.state.payment_gateway = backend
     app.state.read_models = backend.read_models
+    return backend
 
 
 @asynccontextmanager

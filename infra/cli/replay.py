@@ -10,7 +10,7 @@ from uuid import UUID
 
 import typer
 
-from infra.avro.message_mapping import EVENT_TYPES, event_to_record, matches_type, record_to_event
+from infra.avro.message_mapping import EVENT_NAMES, EVENT_TYPES, event_to_record, matches_type, record_to_event
 from infra.kafka.topics import CONTEXTS, events_topic
 from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import load_settings
@@ -184,9 +184,11 @@ def _embedded_events(
     from commands.messages import Envelope
     from infra.embedded.backend import EmbeddedBackend
 
-    backend = EmbeddedBackend(settings.data_dir)
+    backend = EmbeddedBackend(settings.data_dir, sagas=False)  # reading only: no saga takes a step here
     unknown = UUID(int=0)
     for position, event in backend.events():
+        if type(event) not in EVENT_NAMES:
+            continue  # a saga's own event: not a context's
         name, record = event_to_record(event, Envelope(unknown, event.timestamp, unknown))
         record.pop("command_id"), record.pop("correlation_id")
         selected = (

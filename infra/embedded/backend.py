@@ -20,8 +20,11 @@ from commands.idempotency import IdempotencyLedger, Remembered
 from commands.messages import Command, Envelope, RequestPayment
 from commands.outcomes import CONFLICT, Outcome
 from domain.gateway import GatewayAnswer, GatewayScript
+from infra.embedded.sagas import REPLY_TO as SAGA_REPLIES
+from infra.embedded.sagas import EmbeddedSagas, SagaRecorded, SentReply, recorded_from
 from projections.catalogue import PROJECTIONS
 from projections.consistency import EMBEDDED
+from sagas.policy import SagaPolicy
 
 PROJECTION_BATCH = 500
 
@@ -140,9 +143,10 @@ class EmbeddedIdempotencyLedger(IdempotencyLedger):
 
 
 class EmbeddedBackend:
-    """Command bus and projector in one: each accepted command is projected before its answer returns."""
+    """Command bus, sagas and projector in one: each accepted command is projected before its answer returns,
+    and the sagas it sets going take their next steps before that too."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, saga_policy: SagaPolicy | None = None, sagas: bool = True) -> None:
         self.app = open_event_store(data_dir)
         self.read_models = EmbeddedReadModels(data_dir)
         self._aggregates = _Aggregates(self.app)
@@ -150,13 +154,38 @@ class EmbeddedBackend:
         # The simulated gateway lives in process here; its script is a test hook and is not kept across restarts.
         self._gateway = GatewayScript()
         self._lock = asyncio.Lock()
+        self.sagas: EmbeddedSagas | None = None
+        if sagas:
+            self.sagas = EmbeddedSagas(self.app, data_dir, self._decide_and_save, saga_policy or SagaPolicy())
+            self.sagas.pump()
         self.catch_up()
 
     async def dispatch(self, command: Command, envelope: Envelope) -> Outcome:
         async with self._lock:  # one writer, as on Kafka
             outcome = self._decide_and_save(command, envelope)
-            self.catch_up()
+            self._settle()
             return outcome
+
+    def _settle(self) -> None:
+        if self.sagas is not None:
+            self.sagas.pump()
+        self.catch_up()
+
+    async def run_deadlines(self, every_s: float = 0.1) -> None:
+        """Fires the sagas' deadlines and resends as they come due, until cancelled."""
+        while self.sagas is not None:
+            due = self.sagas.next_due()
+            if due is not None and due <= datetime.now(timezone.utc):
+                async with self._lock:
+                    self._settle()
+            await asyncio.sleep(every_s)
+
+    async def operate_saga(self, saga_id: UUID, action: str, by: str) -> None:
+        """An operator's retry or abort, handled as the saga's own message (its history shows it)."""
+        async with self._lock:
+            if self.sagas is not None:
+                self.sagas.operate(saga_id, action, by)
+            self.catch_up()
 
     async def script(self, answers: list[GatewayAnswer]) -> None:
         async with self._lock:
@@ -170,6 +199,12 @@ class EmbeddedBackend:
             self._decide_and_save(command, answer_envelope(envelope, datetime.now(timezone.utc)))
 
     def _decide_and_save(self, command: Command, envelope: Envelope) -> Outcome:
+        outcome = self._decide_and_save_once(command, envelope)
+        if self.sagas is not None and envelope.reply_to == SAGA_REPLIES:
+            self.sagas.replies.append(SentReply(outcome, command, envelope))
+        return outcome
+
+    def _decide_and_save_once(self, command: Command, envelope: Envelope) -> Outcome:
         if (answer := self._ledger.answer_for(envelope)) is not None:
             return answer
         _, events, outcome = decide(command, envelope, self._aggregates)
@@ -198,7 +233,7 @@ class EmbeddedBackend:
                 return applied
             rows: dict[Any, dict[str, Any]] = {}
             for notification in notifications:
-                event = self.app.mapper.to_domain_event(notification)
+                event = _projected(self.app.mapper.to_domain_event(notification))
                 key = projection.key(event)
                 if key is None:
                     continue
@@ -215,8 +250,13 @@ class EmbeddedBackend:
             start, PROJECTION_BATCH, inclusive_of_start=False
         ):
             for notification in notifications:
-                yield notification.id, self.app.mapper.to_domain_event(notification)
+                yield notification.id, _projected(self.app.mapper.to_domain_event(notification))
             start = notifications[-1].id
+
+
+def _projected(event: Any) -> Any:
+    """What a read model is given: a saga's stored event as the saga recorded it, any other event as it is."""
+    return recorded_from(event) if isinstance(event, SagaRecorded) else event
 
 
 def _jsonable(value: object) -> str:

@@ -1,49 +1,59 @@
 """The fulfilment saga end to end on Kafka: every path, checked in the read models and in what Kafka holds."""
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 import pytest
 
 from commands.messages import AuthorisePayment, Envelope
 from infra.avro.codec import reading_codec
-from infra.avro.message_mapping import command_to_record, record_to_event
+from infra.avro.message_mapping import command_to_record
 from infra.avro.saga_mapping import record_to_saga_event
+from infra.embedded.backend import open_event_store
+from infra.embedded.sagas import SagaRecorded, recorded_from
 from infra.kafka.reader import read_to_end
-from infra.kafka.topics import commands_topic, events_topic, saga_events_topic, saga_replies_topic
+from infra.kafka.topics import commands_topic, saga_events_topic, saga_replies_topic
+from infra.registry.deploy import connect_codec
 from infra.settings import REPOSITORY_ROOT
 from sagas.fulfilment import command_id_for, payment_id_for, shipment_id_for
-from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
+from tests.platform import StreamkeepProcess, free_port, run_cli, wait_for, wait_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.sagas]
 PAYMENT_TIMEOUT_S = 5
 
 
-@pytest.fixture(scope="module")
-def fulfilment(infra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """`serve` and a worker with every role, the fulfilment saga among them, with a short payment deadline."""
-    logs = tmp_path_factory.mktemp("fulfilment")
+@pytest.fixture(scope="module", params=["kafka", "embedded"])
+def fulfilment(
+    request: pytest.FixtureRequest, infra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict]:
+    """The platform with the fulfilment saga and a short payment deadline: `serve` and a worker with every role
+    on Kafka; `streamkeep run` with its own data folder on the embedded backend."""
+    logs = tmp_path_factory.mktemp(f"fulfilment-{request.param}")
     port = free_port()
-    env = {
-        **infra_env,
-        "STREAMKEEP_BACKEND": "kafka",
-        "STREAMKEEP_SAGAS": "on",
-        "STREAMKEEP_PAYMENT_TIMEOUT_S": str(PAYMENT_TIMEOUT_S),
-    }
-    worker = StreamkeepProcess(["worker"], env, logs / "worker.log").start()
-    api = StreamkeepProcess(["serve", "--port", str(port)], env, logs / "api.log").start()
+    env = {"STREAMKEEP_SAGAS": "on", "STREAMKEEP_PAYMENT_TIMEOUT_S": str(PAYMENT_TIMEOUT_S)}
+    if request.param == "kafka":
+        env = {**infra_env, **env, "STREAMKEEP_BACKEND": "kafka"}
+        processes = [
+            StreamkeepProcess(["worker"], env, logs / "worker.log").start(),
+            StreamkeepProcess(["serve", "--port", str(port)], env, logs / "api.log").start(),
+        ]
+    else:
+        env = {**env, "STREAMKEEP_BACKEND": "embedded", "KAFKA_BOOTSTRAP_SERVERS": "", "STREAMKEEP_DATA_DIR": str(logs)}
+        processes = [StreamkeepProcess(["run", "--port", str(port)], env, logs / "run.log").start()]
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base_url)
-        platform = {"base_url": base_url, "env": env, "worker": worker}
-        # The worker is ready once an order goes all the way round: placed, then rejected for want of stock.
+        platform = {"backend": request.param, "base_url": base_url, "env": env}
+        # Ready once an order goes all the way round: placed, then rejected for want of stock.
         wait_for(lambda: status(platform, place(platform, {f"NONE-{uuid.uuid4()}": 1})) == "rejected", 120, "a saga")
         yield platform
     finally:
-        api.stop()
-        worker.stop()
+        for process in reversed(processes):
+            process.stop()
 
 
 def post(platform: dict, path: str, body: object) -> httpx.Response:
@@ -87,9 +97,17 @@ def settled(platform: dict, order_id: str, expected: str) -> dict:
 
 
 def saga_history(platform: dict, order_id: str) -> list:
-    """The instance's own events as Kafka holds them (read_committed), in order."""
-    codec = reading_codec(platform["env"]["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
-    records = [record_to_saga_event(*codec.decode(m.value())) for m in _read(platform, saga_events_topic())]
+    """The instance's own events as the backend holds them (Kafka, read_committed; or the embedded log)."""
+    if platform["backend"] == "embedded":
+        app = open_event_store(Path(platform["env"]["STREAMKEEP_DATA_DIR"]))
+        records, after = [], 0
+        while page := app.recorder.select_notifications(after, 500, inclusive_of_start=False):
+            events = [app.mapper.to_domain_event(notification) for notification in page]
+            records += [recorded_from(event) for event in events if isinstance(event, SagaRecorded)]
+            after = page[-1].id
+    else:
+        codec = reading_codec(platform["env"]["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
+        records = [record_to_saga_event(*codec.decode(m.value())) for m in _read(platform, saga_events_topic())]
     return [r for r in records if str(r.saga_id) == order_id]
 
 
@@ -103,14 +121,10 @@ def saga_finished(platform: dict, order_id: str, expected: str) -> list:
 
 
 def context_events(platform: dict, context: str, aggregate_id: uuid.UUID | str) -> list[str]:
-    """The event types one aggregate of a context holds in Kafka (read_committed), in order."""
-    codec = reading_codec(platform["env"]["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
-    key = str(aggregate_id).encode()
-    return [
-        type(record_to_event(*codec.decode(m.value()))).__qualname__
-        for m in _read(platform, events_topic(context))
-        if m.key() == key
-    ]
+    """The event types one aggregate of a context holds (read_committed on Kafka), as `replay` prints them."""
+    result = run_cli(["replay", "--context", context, "--aggregate", str(aggregate_id)], platform["env"])
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line)["type"] for line in result.stdout.splitlines()]
 
 
 def _read(platform: dict, topic: str) -> list:
@@ -135,12 +149,12 @@ def test_an_order_with_stock_and_an_approved_payment_is_confirmed_with_stock_com
     assert (stock(fulfilment, first)["reserved"], stock(fulfilment, second)["on_hand"]) == (0, 7)
     order_uuid = uuid.UUID(order_id)
     assert context_events(fulfilment, "payments", payment_id_for(order_uuid)) == [
-        "Payment.Requested",
-        "Payment.Authorised",
-        "Payment.Captured",
+        "payments.PaymentRequested",
+        "payments.PaymentAuthorised",
+        "payments.PaymentCaptured",
     ]
-    assert context_events(fulfilment, "shipping", shipment_id_for(order_uuid)) == ["Shipment.Scheduled"]
-    assert context_events(fulfilment, "orders", order_id) == ["Order.Placed", "Order.Confirmed"]
+    assert context_events(fulfilment, "shipping", shipment_id_for(order_uuid)) == ["shipping.ShipmentScheduled"]
+    assert context_events(fulfilment, "orders", order_id) == ["orders.OrderPlaced", "orders.OrderConfirmed"]
     assert sorted(sent_steps(history)) == sorted(
         [
             f"reserve-stock:{first}",
@@ -186,12 +200,14 @@ def test_a_declined_payment_releases_the_stock_and_rejects_the_order_with_the_ga
     assert wait_for(lambda: stock(fulfilment, sku)["reserved"] == 0, 30, "the reservation released")
     assert stock(fulfilment, sku)["on_hand"] == 10
     payment = payment_id_for(uuid.UUID(order_id))
-    assert context_events(fulfilment, "payments", payment) == ["Payment.Requested", "Payment.Declined"]
+    assert context_events(fulfilment, "payments", payment) == ["payments.PaymentRequested", "payments.PaymentDeclined"]
 
 
 def test_no_answer_before_the_deadline_rejects_the_order_and_an_authorisation_after_it_is_voided(
     fulfilment: dict, infra_env: dict[str, str]
 ) -> None:
+    if fulfilment["backend"] == "embedded":
+        pytest.skip("only the Kafka gateway adapter's answer can be sent late by hand (no delayed script yet)")
     sku = stocked(fulfilment)
     script(fulfilment, {"outcome": "timeout"})
     order_id = place(fulfilment, {sku: 1})
@@ -213,7 +229,7 @@ def test_no_answer_before_the_deadline_rejects_the_order_and_an_authorisation_af
     assert wait_for(
         lambda: (
             context_events(fulfilment, "payments", payment)
-            == ["Payment.Requested", "Payment.Authorised", "Payment.Voided"]
+            == ["payments.PaymentRequested", "payments.PaymentAuthorised", "payments.PaymentVoided"]
         ),
         30,
         "the late authorisation voided",
@@ -233,7 +249,7 @@ def late_authorisation(platform: dict, order_id: uuid.UUID) -> None:
         reply_to=saga_replies_topic(),
     )
     command = AuthorisePayment(payment_id_for(order_id), "AUTH-LATE")
-    codec = reading_codec(platform["env"]["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
+    codec = connect_codec(platform["env"]["SCHEMA_REGISTRY_URL"], REPOSITORY_ROOT / "schemas")
     producer = Producer({"bootstrap.servers": platform["env"]["KAFKA_BOOTSTRAP_SERVERS"]})
     name, record = command_to_record(command, envelope)
     producer.produce(commands_topic("payments"), key=str(command.payment_id).encode(), value=codec.encode(name, record))
@@ -255,5 +271,5 @@ def test_a_customer_cancel_while_the_payment_is_awaited_undoes_the_reservation_a
     assert settled(fulfilment, order_id, "cancelled")
     assert wait_for(lambda: stock(fulfilment, sku)["reserved"] == 0, 30, "the reservation released")
     assert "reject-order" not in sent_steps(history)
-    assert context_events(fulfilment, "orders", order_id) == ["Order.Placed", "Order.Cancelled"]
+    assert context_events(fulfilment, "orders", order_id) == ["orders.OrderPlaced", "orders.OrderCancelled"]
     assert [r.event.event_type for r in history if type(r.event).__name__ == "EventObserved"] == ["OrderCancelled"]
