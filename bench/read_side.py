@@ -216,6 +216,7 @@ async def _write_scratch(database_url: str, rows: int) -> float:
                     "version": 1,
                     "placed_at": at,
                     "updated_at": at,
+                    "reason": None,
                 }
                 for _ in range(min(BASELINE_BATCH, rows - start))
             ]
