@@ -10,7 +10,7 @@ from commands.http_support import IdempotencyKey, IfMatch, answered, envelope_fo
 from commands.messages import CapturePayment, RefundPayment, RequestPayment, VoidPayment
 from commands.orders_http import NoFields
 from commands.ports import PaymentGateway
-from domain.gateway import GatewayAnswer
+from domain.gateway import MAX_DELAY_S, GatewayAnswer
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
@@ -47,6 +47,9 @@ class GatewayAnswerIn(BaseModel):
     outcome: Literal["approve", "decline", "timeout"]
     reason: str | None = Field(default=None, max_length=500, description="Why a decline was declined.")
     authorisation_code: str | None = Field(default=None, min_length=1, max_length=64)
+    delay_s: float = Field(
+        default=0.0, ge=0, le=MAX_DELAY_S, description="Answer this long after the request: a late approve or decline."
+    )
 
 
 class GatewayScriptIn(BaseModel):
@@ -93,9 +96,9 @@ async def script_gateway(body: GatewayScriptIn, request: Request) -> GatewayScri
 
 def _answer(answer: GatewayAnswerIn) -> GatewayAnswer:
     if answer.outcome == "approve":
-        return GatewayAnswer.approve(answer.authorisation_code)
+        return GatewayAnswer.approve(answer.authorisation_code, answer.delay_s)
     if answer.outcome == "decline":
-        return GatewayAnswer.decline(answer.reason or "declined by the gateway")
+        return GatewayAnswer.decline(answer.reason or "declined by the gateway", answer.delay_s)
     return GatewayAnswer.timeout()
 
 

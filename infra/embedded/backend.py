@@ -5,7 +5,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -153,6 +153,7 @@ class EmbeddedBackend:
         self._ledger = EmbeddedIdempotencyLedger(data_dir)
         # The simulated gateway lives in process here; its script is a test hook and is not kept across restarts.
         self._gateway = GatewayScript()
+        self._late_answers: list[tuple[datetime, Command, Envelope]] = []  # scripted late: not kept either
         self._lock = asyncio.Lock()
         self.sagas: EmbeddedSagas | None = None
         if sagas:
@@ -172,12 +173,14 @@ class EmbeddedBackend:
         self.catch_up()
 
     async def run_deadlines(self, every_s: float = 0.1) -> None:
-        """Fires the sagas' deadlines and resends as they come due, until cancelled."""
-        while self.sagas is not None:
-            due = self.sagas.next_due()
-            if due is not None and due <= datetime.now(timezone.utc):
+        """Fires the sagas' deadlines and resends, and the gateway's late answers, as they come due, until
+        cancelled."""
+        while True:
+            due = self.sagas.next_due() if self.sagas is not None else None
+            if self._late_answers or (due is not None and due <= datetime.now(timezone.utc)):
                 async with self._lock:
-                    self._settle()
+                    if self._late_answers_due() or due is not None:
+                        self._settle()
             await asyncio.sleep(every_s)
 
     async def operate_saga(self, saga_id: UUID, action: str, by: str) -> None:
@@ -192,11 +195,25 @@ class EmbeddedBackend:
             self._gateway.script(answers)
 
     def _answer_payment_request(self, request: RequestPayment, envelope: Envelope) -> None:
-        """The gateway answers at once here; on Kafka its adapter answers moments later, in the same way."""
+        """The gateway answers at once here (or, scripted late, when the ticker finds it due); on Kafka its
+        adapter answers moments later, in the same way."""
         answer = self._gateway.next_answer(authorisation_code_for(request.payment_id))
         command = answer_command(request.payment_id, answer)
-        if command is not None:
-            self._decide_and_save(command, answer_envelope(envelope, datetime.now(timezone.utc)))
+        if command is None:
+            return
+        if answer.delay_s:
+            due = envelope.issued_at + timedelta(seconds=answer.delay_s)
+            self._late_answers.append((due, command, envelope))
+            return
+        self._decide_and_save(command, answer_envelope(envelope, datetime.now(timezone.utc)))
+
+    def _late_answers_due(self) -> bool:
+        now = datetime.now(timezone.utc)
+        due = [late for late in self._late_answers if late[0] <= now]
+        self._late_answers = [late for late in self._late_answers if late[0] > now]
+        for _, command, envelope in due:
+            self._decide_and_save(command, answer_envelope(envelope, now))
+        return bool(due)
 
     def _decide_and_save(self, command: Command, envelope: Envelope) -> Outcome:
         outcome = self._decide_and_save_once(command, envelope)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 SESSION_TIMEOUT_MS = 10_000
 TRANSACTION_TIMEOUT_MS = 10_000
@@ -96,11 +96,11 @@ class TransactionalLoop:
         finally:
             self._call_since = None
 
-    def _commit_with_consumed_offsets(self) -> None:
-        """Add the consumed positions to the open transaction and commit it."""
+    def _commit_with_consumed_offsets(self, offsets: list[TopicPartition] | None = None) -> None:
+        """Add the consumed positions (or the `offsets` given) to the open transaction and commit it."""
         with self._watched():
             self._producer.send_offsets_to_transaction(
-                self._consumer.position(self._consumer.assignment()),
+                offsets if offsets is not None else self._consumer.position(self._consumer.assignment()),
                 self._consumer.consumer_group_metadata(),
                 CALL_TIMEOUT_S,
             )

@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
@@ -42,8 +42,18 @@ class GatewayAdapter(TransactionalLoop):
                 if first is None:
                     continue
                 batch = [m for m in [first, *self._consumer.consume(499, 0)] if not m.error()]
-                if batch:
-                    self._answer(batch)
+                late = self._first_late(batch)
+                if late is None:
+                    if batch:
+                        self._answer(batch)
+                    continue
+                # A scripted late answer: what comes before it is answered now; the adapter waits for its
+                # moment (the request's time plus the delay, so a restart waits no longer) and reads on from it.
+                index, wait_s = late
+                if index:
+                    self._answer(batch[:index], next_offset=batch[index].offset())
+                self._consumer.seek(TopicPartition(GATEWAY_TOPIC, 0, batch[index].offset()))
+                stop.wait(wait_s)
         finally:
             if not self.retired.is_set():
                 self._consumer.close()
@@ -64,12 +74,31 @@ class GatewayAdapter(TransactionalLoop):
                 self._follow(script, message, answering=False)
         return script
 
-    def _answer(self, batch: list[Message]) -> None:
+    def _first_late(self, batch: list[Message]) -> tuple[int, float] | None:
+        """The first request in the batch whose scripted answer is not due yet, and how long until it is."""
+        script = GatewayScript(self._script.pending)
+        now = datetime.now(timezone.utc)
+        for index, message in enumerate(batch):
+            try:
+                name, record = self._codec.decode(message.value())
+            except UndecodableMessage:
+                continue
+            if name == SCRIPTED:
+                script.script(GatewayAnswer.from_dict(answer) for answer in record["answers"])
+            elif name == REQUESTED:
+                due = record["requested_at"] + timedelta(seconds=script.next_delay_s())
+                if due > now:
+                    return index, (due - now).total_seconds()
+                script.next_answer("")
+        return None
+
+    def _answer(self, batch: list[Message], next_offset: int | None = None) -> None:
         self._producer.begin_transaction()
         try:
             for message in batch:
                 self._follow(self._script, message, answering=True)
-            self._commit_with_consumed_offsets()
+            offsets = None if next_offset is None else [TopicPartition(GATEWAY_TOPIC, 0, next_offset)]
+            self._commit_with_consumed_offsets(offsets)
         except KafkaException as error:
             if error.args[0].fatal():
                 raise
