@@ -6,7 +6,8 @@ from typing import Any
 
 from infra.avro.message_mapping import COMMAND_CLASSES, EVENT_TYPES, OUTCOME
 from infra.avro.parsed_schema import AvroSchema
-from infra.kafka.topics import commands_topic, events_topic
+from infra.avro.saga_mapping import OPERATOR_COMMANDS, SAGA_EVENT_TYPES
+from infra.kafka.topics import commands_topic, events_topic, saga_commands_topic, saga_events_topic
 from infra.registry.client import Registry, UnknownSubject, Version
 from infra.registry.diff import diff
 from infra.registry.local_files import read_local_schemas
@@ -24,6 +25,10 @@ def role(subject: str) -> dict[str, str]:
         return {"kind": "command", "type": command, "topic": commands_topic(_context(subject))}
     if subject == OUTCOME:
         return {"kind": "outcome", "type": "Outcome", "topic": "<context>.outcomes"}
+    if subject in SAGA_EVENT_TYPES:
+        return {"kind": "saga event", "type": SAGA_EVENT_TYPES[subject].__name__, "topic": saga_events_topic()}
+    if subject in OPERATOR_COMMANDS:
+        return {"kind": "saga command", "type": subject.rsplit(".", 1)[1], "topic": saga_commands_topic()}
     return {"kind": "", "type": "", "topic": ""}
 
 

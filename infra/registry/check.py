@@ -11,6 +11,7 @@ from commands.messages import Envelope
 from infra.avro.codec import AvroCodec
 from infra.avro.message_mapping import EVENT_TYPES, event_to_record, record_to_event
 from infra.avro.parsed_schema import AvroSchema, MalformedSchema, parse
+from infra.avro.saga_mapping import SAGA_EVENT_TYPES, record_to_saga_event
 from infra.registry.client import Registry, UnknownSubject
 from infra.registry.compatibility import directions, read_problems
 from infra.registry.history import StoredEvent, stored_events
@@ -176,6 +177,8 @@ class _History:
                 domain_event = record_to_event(name, record)
                 if writer.schema_id in self._unresolved:
                     self._fits_local_schema(name, domain_event, record)
+            elif name in SAGA_EVENT_TYPES:
+                record_to_saga_event(name, record)
         except Exception as error:  # whatever the failure, the code cannot read this stored event
             writer.readable = False
             error_text = f"{type(error).__name__}: {error}"

@@ -10,7 +10,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from infra.kafka.event_stream import watermarks
-from infra.kafka.topics import CONTEXTS, events_topic
+from infra.kafka.topics import CONTEXTS, SAGA_TYPES, events_topic, saga_events_topic
 
 _HEADER = struct.Struct(">bI")
 BATCH = 1000  # records per consume() call: a call per record costs more than reading its header
@@ -36,7 +36,7 @@ class StoredEvent:
 def stored_events(
     bootstrap_servers: str, timeout_s: float = 10.0, topics: list[str] | None = None
 ) -> Iterator[StoredEvent]:
-    """Every committed event of every context's events topic that exists (or of `topics`), oldest first per
+    """Every committed event of every context's and saga's events topic that exists (or of `topics`), oldest first per
     partition. One consumer reads them all, and the dead-letter topics, skipping partitions that hold nothing."""
     consumer = Consumer(
         {
@@ -50,7 +50,8 @@ def stored_events(
     )
     try:
         existing = consumer.list_topics(timeout=timeout_s).topics
-        wanted = [t for t in topics or [events_topic(c) for c in CONTEXTS] if t in existing]
+        every = [*(events_topic(c) for c in CONTEXTS), *(saga_events_topic(s) for s in SAGA_TYPES)]
+        wanted = [t for t in topics or every if t in existing]
         poison = _dead_lettered(consumer, wanted, existing, timeout_s)
         for message in _read_to_end(consumer, wanted, existing, timeout_s):
             if (message.topic(), message.partition(), message.offset()) in poison:
