@@ -11,6 +11,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -245,3 +246,38 @@ def assert_nothing_held(base_url: str) -> None:
             60,
             f"{sku}'s reservations released or committed",
         )
+
+
+def test_a_deadline_set_before_its_runner_is_killed_fires_once_after_the_restart(crash_platform: dict) -> None:
+    base_url, env, sagas_worker = crash_platform["base_url"], crash_platform["env"], crash_platform["workers"]["sagas"]
+    sku = f"DEADLINE-{uuid.uuid4().hex[:6]}"
+    assert httpx.post(f"{base_url}/v1/inventory/{sku}/restock", json={"quantity": 5}, timeout=30).is_success
+    assert httpx.post(
+        f"{base_url}/v1/payments/gateway/script", json={"answers": [{"outcome": "timeout"}]}, timeout=30
+    ).is_success
+    lines = [{"sku": sku, "quantity": 2, "unit_price_cents": 100}]
+    order = {"customer_id": str(uuid.uuid4()), "currency": "EUR", "lines": lines}
+    order_id = httpx.post(f"{base_url}/v1/orders", json=order, timeout=30).json()["order_id"]
+
+    def deadline_set() -> list | None:
+        records = saga_records(env, {order_id}).get(order_id, [])
+        return records if any(type(r.event).__name__ == "DeadlineSet" for r in records) else None
+
+    due = next(r.event.due for r in wait_for(deadline_set, 60, "the payment deadline set") if hasattr(r.event, "due"))
+    sagas_worker.kill()
+    assert not any(type(r.event).__name__ == "DeadlineReached" for r in saga_records(env, {order_id})[order_id])
+    wait_for(lambda: datetime.now(timezone.utc) > due + timedelta(seconds=1), 30, "the deadline to pass unwatched")
+    sagas_worker.start()
+
+    records = wait_for(
+        lambda: (r := saga_records(env, {order_id})[order_id]) and final_status(r) == "compensated" and r,
+        120,
+        "the saga to compensate after the restart",
+    )
+    reached = [r for r in records if type(r.event).__name__ == "DeadlineReached"]
+    assert len(reached) == 1 and reached[0].at > due
+    assert wait_for(
+        lambda: httpx.get(f"{base_url}/v1/orders/{order_id}", timeout=10).json()["status"] == "rejected", 30, "rejected"
+    )
+    stock = f"{base_url}/v1/inventory/{sku}"
+    assert wait_for(lambda: httpx.get(stock, timeout=10).json()["reserved"] == 0, 30, "the stock released")
