@@ -70,22 +70,30 @@ class SagaRunner(TransactionalLoop):
                 self._consumer.close()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        starts = self._start_positions(consumer, partitions)
+        starts, first_time = self._start_positions(consumer, partitions)
         consumer.assign(starts)
         self._positions.update({(tp.topic, tp.partition): tp.offset for tp in starts})
+        if first_time:
+            # Committed at once: a runner killed before its first batch must not find "the end" moved on.
+            self._producer.begin_transaction()
+            self._commit_with_consumed_offsets(first_time)
         self._instances.update(load_instances(self._bootstrap, self._codec, sorted({tp.partition for tp in starts})))
         self.ready.set()
 
-    def _start_positions(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
+    def _start_positions(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> tuple[list[TopicPartition], list[TopicPartition]]:
         """Where each partition resumes: its committed offset; else, for order events, their end today (sagas
-        fulfil the orders placed after they were deployed), and for the saga's own topics, their start."""
-        starts = []
+        fulfil the orders placed after they were deployed), and for the saga's own topics, their start. Also
+        which of them had no committed offset."""
+        starts, first_time = [], []
         for tp in consumer.committed(partitions, timeout=CALL_TIMEOUT_S):
             if tp.offset < 0:
                 low, high = watermarks(consumer, TopicPartition(tp.topic, tp.partition), CALL_TIMEOUT_S)
                 tp = TopicPartition(tp.topic, tp.partition, high if tp.topic == ORDER_EVENTS_TOPIC else low)
+                first_time.append(tp)
             starts.append(tp)
-        return starts
+        return starts, first_time
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
@@ -144,7 +152,7 @@ class SagaRunner(TransactionalLoop):
     def _rewind(self) -> None:
         """After an abort: forget what was not committed and go back to the last committed positions."""
         assignment = self._consumer.assignment()
-        starts = self._start_positions(self._consumer, assignment)
+        starts, _ = self._start_positions(self._consumer, assignment)
         self._positions = {(tp.topic, tp.partition): tp.offset for tp in starts}
         self._instances = load_instances(self._bootstrap, self._codec, sorted({tp.partition for tp in starts}))
         for tp in starts:
