@@ -2,10 +2,28 @@
 
 from types import ModuleType
 
-from projections import customer_orders, daily_sales, inventory_levels, order_summary
+from projections import (
+    customer_orders,
+    daily_sales,
+    inventory_levels,
+    order_summary,
+    payment_summary,
+    shipment_summary,
+    stock_reservations,
+)
 
 PROJECTIONS: dict[str, ModuleType] = {
-    module.NAME: module for module in (order_summary, customer_orders, inventory_levels, daily_sales)
+    module.NAME: module
+    for module in (
+        order_summary,
+        customer_orders,
+        inventory_levels,
+        daily_sales,
+        # What the fulfilment audit reads besides the orders and the stock levels.
+        stock_reservations,
+        payment_summary,
+        shipment_summary,
+    )
 }
 
 
