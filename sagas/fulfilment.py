@@ -84,6 +84,8 @@ ORDER_CANCELLED = "OrderCancelled"
 # compensation, it is retried until an operator looks.
 PRE_PIVOT = frozenset({RESERVE, REQUEST_PAYMENT, SCHEDULE_SHIPMENT})
 COMPENSATIONS = frozenset({RELEASE, VOID_PAYMENT, CANCEL_SHIPMENT, REJECT_ORDER})
+# The confirmation and the steps after it: an instance stuck on one of them is past the point of no return.
+PIVOT_AND_AFTER = frozenset({CONFIRM_ORDER, COMMIT, CAPTURE_PAYMENT})
 # What compensation waits for besides its own commands: their answers decide what is left to undo.
 AWAITED_IN_COMPENSATION = frozenset({SCHEDULE_SHIPMENT, CONFIRM_ORDER})
 
@@ -175,9 +177,12 @@ def total_cents(state: SagaState) -> int:
     return sum(line.total_cents for line in state.started.lines) if state.started else 0
 
 
-def past_the_pivot(state: SagaState) -> bool:
-    """The order is confirmed, or its confirmation is on its way: nothing can be undone by the saga any more."""
-    return CONFIRM_ORDER in state.pending or state.accepted(CONFIRM_ORDER)
+def past_the_pivot(status: str, step: str) -> bool:
+    """The order is confirmed, or its confirmation is on its way: nothing can be undone by the saga any more.
+
+    Said from the status and step alone (what the read model shows too): the confirmation is sent on entering
+    `confirming-order` and `completing` follows its acceptance; an instance stuck on it or after it says so."""
+    return step in (CONFIRMING, COMPLETING) or (status == STUCK and action_of(step) in PIVOT_AND_AFTER)
 
 
 def payment_authorised(state: SagaState) -> bool:
@@ -350,15 +355,21 @@ def _on_operator(draft: _Draft, request: OperatorRequest) -> None:
 
 def refusal_of(state: SagaState, action: str) -> str:
     """Why an operator's action cannot be taken now ('' when it can): the API answers 409 with it."""
+    return refusal_for(state.status, state.step, action)
+
+
+def refusal_for(status: str, step: str, action: str) -> str:
+    """The same rule from an instance's status and step alone, so a caller holding only those (the API, from the
+    read model) refuses what the instance itself would."""
     if action == RETRY:
-        return "" if state.status == STUCK else f"only a stuck instance can be retried; this one is {state.status}"
+        return "" if status == STUCK else f"only a stuck instance can be retried; this one is {status}"
     if action != ABORT:
         return f"unknown action {action!r}; use retry or abort"
-    if state.status in FINISHED:
-        return f"the instance is already {state.status}"
-    if state.status == COMPENSATING or (state.status == STUCK and action_of(state.step) in COMPENSATIONS):
+    if status in FINISHED:
+        return f"the instance is already {status}"
+    if status == COMPENSATING or (status == STUCK and action_of(step) in COMPENSATIONS):
         return "the instance is already compensating; retry it if it is stuck"
-    if past_the_pivot(state):
+    if past_the_pivot(status, step):
         return "the order is confirmed (or being confirmed): refund the payment instead"
     return ""
 

@@ -375,6 +375,59 @@ def test_operator_actions_that_cannot_be_taken_are_refused_and_recorded(action: 
     assert saga.records[-1].event.accepted is False and saga.records[-1].event.reason == why
 
 
+@pytest.mark.parametrize(
+    ("status", "step", "action", "why"),
+    [
+        (STUCK, "confirm-order", RETRY, ""),
+        (COMPENSATED, "done", RETRY, "only a stuck instance can be retried; this one is compensated"),
+        (RUNNING, "requesting-payment", ABORT, ""),
+        (RUNNING, "scheduling-shipment", ABORT, ""),
+        (RUNNING, "confirming-order", ABORT, "the order is confirmed (or being confirmed): refund the payment instead"),
+        (RUNNING, "completing", ABORT, "the order is confirmed (or being confirmed): refund the payment instead"),
+        (STUCK, "confirm-order", ABORT, "the order is confirmed (or being confirmed): refund the payment instead"),
+        (STUCK, "commit-stock:SKU-1", ABORT, "the order is confirmed (or being confirmed): refund the payment instead"),
+        (STUCK, "capture-payment", ABORT, "the order is confirmed (or being confirmed): refund the payment instead"),
+        (STUCK, "cancel-shipment", ABORT, "the instance is already compensating; retry it if it is stuck"),
+        (COMPENSATING, "compensating", ABORT, "the instance is already compensating; retry it if it is stuck"),
+        (COMPLETED, "done", ABORT, "the instance is already completed"),
+        (RUNNING, "reserving-stock", "pause", "unknown action 'pause'; use retry or abort"),
+    ],
+)
+def test_whether_an_operator_action_can_be_taken_follows_from_the_status_and_step_alone(
+    status: str, step: str, action: str, why: str
+) -> None:
+    assert fulfilment.refusal_for(status, step, action) == why
+
+
+def test_the_status_and_step_say_the_pivot_is_passed_exactly_when_the_confirmation_is_sent_or_accepted() -> None:
+    """Along the happy path, a stuck confirmation and a stuck capture, after every message: what the read model
+    can tell of the pivot is what the instance's full state says."""
+    paths = [Fulfilment(), Fulfilment(), Fulfilment()]
+    paths[0].confirmed()
+    for step in list(paths[0].state.pending):
+        paths[0].answer(step)
+    paths[1].authorised()
+    paths[1].answer("schedule-shipment")
+    for _ in range(POLICY.max_attempts):
+        paths[1].when(TimerFired(), after_s=200)
+    paths[2].confirmed()
+    paths[2].answer("capture-payment", status="rejected", message="gateway refused")
+    for saga in paths:
+        # The state each message left: the records of one decision share its moment.
+        ends = [
+            n
+            for n in range(1, len(saga.records) + 1)
+            if n == len(saga.records) or saga.records[n].at != saga.records[n - 1].at
+        ]
+        for state in (replayed(saga.records[:n]) for n in ends):
+            if state.status in (COMPLETED, COMPENSATED):
+                continue  # refused for being finished, before the pivot is asked about
+            confirmation = "confirm-order" in state.pending or state.accepted("confirm-order")
+            assert fulfilment.past_the_pivot(state.status, state.step) == confirmation, state.step
+    assert paths[1].status == (STUCK, "confirm-order")
+    assert paths[2].status == (STUCK, "capture-payment")
+
+
 def test_a_redelivered_message_changes_nothing() -> None:
     saga = Fulfilment()
     saga.placed_order()
