@@ -1,12 +1,11 @@
 """The customer_orders read model: each customer's orders, newest first, read a page at a time."""
 
-import base64
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from domain.orders import Order
 from projections.order_summary import STATUS_AFTER, order_total
+from projections.paging import cursor_at
 
 NAME = "customer_orders"
 CONTEXT = "orders"
@@ -71,21 +70,7 @@ def apply(row: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
 
 def cursor_after(row: dict[str, Any]) -> str:
     """An opaque cursor naming the position just past this row."""
-    text = f"{row['placed_at'].isoformat()}|{row['order_id']}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def parse_cursor(cursor: str) -> tuple[datetime, UUID]:
-    """The (placed_at, order_id) a cursor names; ValueError when it is not one of ours."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        placed_at, order_id = text.split("|")
-        position = datetime.fromisoformat(placed_at), UUID(order_id)
-    except Exception as error:  # any damage to the text means the same thing to the caller
-        raise ValueError("cursor is not one this API gave out") from error
-    if position[0].tzinfo is None:
-        raise ValueError("cursor is not one this API gave out")
-    return position
+    return cursor_at(row["placed_at"], row["order_id"])
 
 
 def to_json(row: dict[str, Any]) -> dict[str, Any]:

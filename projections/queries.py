@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from domain.inventory import stock_item_id
 from projections import customer_orders, inventory_levels, order_summary
 from projections.consistency import InvalidToken, has_passed, parse_token, passed_topics
+from projections.paging import parse_cursor
 from projections.ports import NotCaughtUp, ReadModels
 
 router = APIRouter(prefix="/v1", tags=["queries"])
@@ -73,7 +74,7 @@ async def get_customer_orders(
 ) -> dict[str, Any]:
     """A customer's orders, newest first, a page at a time (an unknown customer has no orders: empty page)."""
     try:
-        position = customer_orders.parse_cursor(cursor) if cursor else None
+        position = parse_cursor(cursor) if cursor else None
     except ValueError as error:
         raise _invalid(f"cursor: {error}") from None
     await _caught_up(request, customer_orders, after)

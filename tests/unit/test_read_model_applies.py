@@ -10,6 +10,7 @@ from domain.inventory import StockItem
 from domain.orders import Order
 from domain.values import OrderLine
 from projections import customer_orders, daily_sales, inventory_levels
+from projections.paging import parse_cursor
 
 AT = datetime(2026, 11, 21, 23, 30, tzinfo=timezone.utc)
 
@@ -38,10 +39,10 @@ def test_a_cursor_names_the_row_it_was_made_from_and_a_damaged_one_is_refused() 
     order = _placed([OrderLine("SKU-1", 1, 100)])
     row = customer_orders.apply(None, order.collect_events()[0])
 
-    assert customer_orders.parse_cursor(customer_orders.cursor_after(row)) == (AT, order.id)
+    assert parse_cursor(customer_orders.cursor_after(row)) == (AT, order.id)
     for damaged in ("", "not-a-cursor", customer_orders.cursor_after(row)[:-4], "MjAyNnxub3BlCg"):
         with pytest.raises(ValueError):
-            customer_orders.parse_cursor(damaged)
+            parse_cursor(damaged)
 
 
 def test_stock_levels_follow_restock_reserve_release_and_commit() -> None:
