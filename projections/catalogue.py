@@ -8,6 +8,7 @@ from projections import (
     inventory_levels,
     order_summary,
     payment_summary,
+    saga_instances,
     shipment_summary,
     stock_reservations,
 )
@@ -23,6 +24,8 @@ PROJECTIONS: dict[str, ModuleType] = {
         stock_reservations,
         payment_summary,
         shipment_summary,
+        # Saga instances, from the saga's own events.
+        saga_instances,
     )
 }
 

@@ -5,6 +5,7 @@ import functools
 from typing import Any
 
 from domain.values import OrderLine
+from infra.avro.message_mapping import record_to_event
 from sagas import history
 from sagas.history import FulfilmentStarted, Recorded, SagaEvent
 from sagas.inbox import ABORT, RETRY
@@ -51,6 +52,12 @@ def record_to_saga_event(name: str, record: dict[str, Any]) -> Recorded:
     if event_class is FulfilmentStarted:
         values["lines"] = tuple(OrderLine.from_dict(line) for line in values["lines"])
     return Recorded(record["saga_id"], record["version"], record["at"], record["cause_id"], event_class(**values))
+
+
+def record_to_projected(name: str, record: dict[str, Any]) -> Any:
+    """What a read model is given for a record of an events topic: a saga instance's recorded event for the
+    saga's own records, the domain event for any other."""
+    return record_to_saga_event(name, record) if name in SAGA_EVENT_TYPES else record_to_event(name, record)
 
 
 @functools.cache

@@ -61,6 +61,8 @@ def topic_configs() -> dict[str, dict[str, str]]:
     for saga_type in SAGA_TYPES:
         # A saga instance's events are its only state: kept like the contexts' events.
         configs[saga_events_topic(saga_type)] = dict(KEEP_FOREVER)
+        # The saga_instances read model dead-letters what it cannot read, as the contexts' models do.
+        configs[f"{saga_events_topic(saga_type)}.dlq"] = dict(KEEP_FOREVER)
         configs[saga_replies_topic(saga_type)] = {"retention.ms": WEEK_MS}
         configs[saga_commands_topic(saga_type)] = {"retention.ms": WEEK_MS}
     # The gateway adapter rebuilds its script by reading this topic from the start: keep it.

@@ -10,7 +10,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from infra.avro.codec import AvroCodec, UndecodableMessage
-from infra.avro.message_mapping import record_to_event
+from infra.avro.saga_mapping import record_to_projected
 from infra.kafka.event_headers import command_offset_of
 from infra.kafka.topics import events_topic
 from infra.read_side.dead_letters import DeadLetters
@@ -131,10 +131,11 @@ def _positioned(codec: AvroCodec, message: Any) -> PositionedEvent:
 def decode_event(
     codec: AvroCodec, topic: str, partition: int, offset: int, value: bytes | None, command_offset: int = -1
 ) -> PositionedEvent:
-    """The domain event at a position, or, for a poison record, why it is not one."""
+    """The event at a position (a domain event, or a saga instance's on its saga's topic), or, for a poison record,
+    why it is not one."""
     position = (topic, partition, offset)
     try:
-        return PositionedEvent(*position, record_to_event(*codec.decode(value)), command_offset=command_offset)
+        return PositionedEvent(*position, record_to_projected(*codec.decode(value)), command_offset=command_offset)
     except UndecodableMessage as error:
         return PositionedEvent(*position, None, f"undecodable: {error}", command_offset)
     except KeyError as error:
