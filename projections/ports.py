@@ -16,6 +16,14 @@ class ReadModels(Protocol):
 
     async def inventory_level(self, item_id: UUID) -> dict[str, Any] | None: ...
 
+    async def saga_instance(self, saga_id: UUID) -> dict[str, Any] | None: ...
+
+    async def saga_instances(
+        self, status: str | None, started_before: datetime | None, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[dict[str, Any]]:
+        """Instances newest first (by start, then id), past the cursor position `after`; rows without history."""
+        ...
+
     async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]: ...
 
 

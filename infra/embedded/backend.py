@@ -110,6 +110,24 @@ class EmbeddedReadModels:
     async def inventory_level(self, item_id: UUID) -> dict[str, Any] | None:
         return self.row("inventory_levels", item_id)
 
+    async def saga_instance(self, saga_id: UUID) -> dict[str, Any] | None:
+        return self.row("saga_instances", saga_id)
+
+    async def saga_instances(
+        self, status: str | None, started_before: datetime | None, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[dict[str, Any]]:
+        # ISO-8601 UTC timestamps and uuid texts sort as the instants and ids they stand for.
+        started_at, saga_id = (_utc_text(after[0]), str(after[1])) if after else ("~", "~")
+        before = _utc_text(started_before) if started_before else "~"
+        found = self._db.execute(
+            "SELECT json_remove(data, '$.history') FROM rows WHERE model = 'saga_instances'"
+            " AND (? IS NULL OR json_extract(data, '$.status') = ?) AND json_extract(data, '$.started_at') < ?"
+            " AND (json_extract(data, '$.started_at') < ? OR (json_extract(data, '$.started_at') = ? AND key < ?))"
+            " ORDER BY json_extract(data, '$.started_at') DESC, key DESC LIMIT ?",
+            (status, status, before, started_at, started_at, saga_id, limit),
+        )
+        return [_from_json(json.loads(data)) for (data,) in found]
+
     async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]:
         return {(EMBEDDED, 0): self.position(projection)}
 
@@ -276,9 +294,13 @@ def _projected(event: Any) -> Any:
     return recorded_from(event) if isinstance(event, SagaRecorded) else event
 
 
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
 def _jsonable(value: object) -> str:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return _utc_text(value)
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -288,11 +310,14 @@ _TYPED = {
     "order_id": UUID,
     "customer_id": UUID,
     "item_id": UUID,
+    "saga_id": UUID,
     "placed_at": datetime.fromisoformat,
+    "started_at": datetime.fromisoformat,
     "updated_at": datetime.fromisoformat,
+    "deadline_due": datetime.fromisoformat,
     "day": date.fromisoformat,
 }
 
 
 def _from_json(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: _TYPED[key](value) if key in _TYPED else value for key, value in data.items()}
+    return {key: _TYPED[key](value) if key in _TYPED and value is not None else value for key, value in data.items()}

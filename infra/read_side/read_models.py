@@ -19,7 +19,7 @@ from infra.read_side.projection_writer import (
     create_tables,
     passed_positions,
 )
-from projections import inventory_levels, order_summary
+from projections import inventory_levels, order_summary, saga_instances
 from projections.catalogue import PROJECTIONS
 from projections.ports import ReadModelUnavailable
 
@@ -88,6 +88,29 @@ class PostgresReadModels:
     async def inventory_level(self, item_id: UUID) -> dict[str, Any] | None:
         row: dict[str, Any] | None = await self._stock.get(item_id)
         return row
+
+    async def saga_instance(self, saga_id: UUID) -> dict[str, Any] | None:
+        rows = await self._all("SELECT * FROM saga_instances WHERE saga_id = %s", (saga_id,))
+        return rows[0] if rows else None
+
+    async def saga_instances(
+        self, status: str | None, started_before: datetime | None, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[dict[str, Any]]:
+        conditions, params = ["TRUE"], []
+        if status is not None:
+            conditions.append("status = %s")
+            params.append(status)
+        if started_before is not None:
+            conditions.append("started_at < %s")
+            params.append(started_before)
+        if after is not None:
+            conditions.append("(started_at, saga_id) < (%s, %s)")
+            params.extend(after)
+        sql = (
+            f"SELECT {', '.join(saga_instances.LISTED_COLUMNS)} FROM saga_instances"
+            f" WHERE {' AND '.join(conditions)} ORDER BY started_at DESC, saga_id DESC LIMIT %s"
+        )
+        return await self._all(sql, (*params, limit))
 
     async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]:
         try:
