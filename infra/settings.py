@@ -23,6 +23,7 @@ class Settings:
     command_timeout_s: float
     sagas: bool = True  # the fulfilment saga runs in `run` and in a worker's default roles
     saga_policy: SagaPolicy = SagaPolicy()
+    api_url: str = "http://127.0.0.1:8000"  # where commands that talk to a running platform (`sagas`) find it
 
     @property
     def uses_kafka(self) -> bool:
@@ -56,6 +57,7 @@ def load_settings() -> Settings:
         partitions=_positive_int(env, "STREAMKEEP_PARTITIONS", 4),
         command_timeout_s=float(env.get("STREAMKEEP_COMMAND_TIMEOUT_S", "5")),
         sagas=_switch(env, "STREAMKEEP_SAGAS", True),
+        api_url=_http_url(env, "STREAMKEEP_API_URL", "http://127.0.0.1:8000"),
         saga_policy=SagaPolicy(
             payment_timeout_s=_positive_float(env, "STREAMKEEP_PAYMENT_TIMEOUT_S", 30.0),
             reply_timeout_s=_positive_float(env, "STREAMKEEP_SAGA_REPLY_TIMEOUT_S", 5.0),
@@ -70,6 +72,13 @@ def _switch(env: os._Environ[str], name: str, default: bool) -> bool:
     if text not in ("on", "off", "true", "false", "1", "0"):
         raise SettingsError(f"{name} must be 'on' or 'off', not {text!r}")
     return text in ("on", "true", "1")
+
+
+def _http_url(env: os._Environ[str], name: str, default: str) -> str:
+    text = env.get(name, default).strip()
+    if not text.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, not {text!r}")
+    return text.rstrip("/")
 
 
 def _positive_float(env: os._Environ[str], name: str, default: float) -> float:

@@ -147,6 +147,7 @@ def _mount_subcommands() -> None:
     from infra.cli.projections import projections
     from infra.cli.rebuild import rebuild
     from infra.cli.replay import replay
+    from infra.cli.sagas import sagas_app
     from infra.cli.schemas import schemas_app
 
     app.add_typer(infra_app, name="infra", help="Local Kafka, schema registry and PostgreSQL, without Docker.")
@@ -158,6 +159,7 @@ def _mount_subcommands() -> None:
     for group in entry_points(group="streamkeep.cli"):
         app.add_typer(group.load(), name=group.name)
     app.add_typer(schemas_app, name="schemas", help="Inspect the Avro schema registry and check schema changes.")
+    app.add_typer(sagas_app, name="sagas", help="Saga instances: list, show a timeline, retry a stuck one, abort one.")
 
 
 def main() -> None:
