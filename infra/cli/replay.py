@@ -10,18 +10,31 @@ from uuid import UUID
 
 import typer
 
-from infra.avro.message_mapping import EVENT_NAMES, EVENT_TYPES, event_to_record, matches_type, record_to_event
-from infra.kafka.topics import CONTEXTS, events_topic
+from infra.avro.message_mapping import EVENT_NAMES, EVENT_TYPES, event_to_record, matches_type
+from infra.avro.saga_mapping import SAGA_EVENT_TYPES, record_to_projected, saga_event_to_record
+from infra.kafka.topics import CONTEXTS, SAGA_TYPES, events_topic
 from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import load_settings
 from projections.catalogue import PROJECTIONS
+from sagas.history import Recorded
 
 FORMATS = ("json", "table", "avro-json")
+# A saga's own events topic (`fulfilment.events`) replays like a context's: its instances are its aggregates.
+REPLAYED = (*CONTEXTS, *SAGA_TYPES)
+# What a line names apart from the event's data: a domain event's envelope, or a saga instance's.
+_EVENT_ENVELOPE = ("aggregate_id", "version", "occurred_at")
+_SAGA_ENVELOPE = ("saga_id", "version", "at")
 _TABLE_ROW = "{:>12}  {:<32}  {:<28}  {:<36}  {:>7}"
 
 
 def replay(
-    context: Annotated[str, typer.Option(help="Bounded context whose events to print.")] = "orders",
+    context: Annotated[
+        str | None,
+        typer.Option(
+            help="Bounded context (or saga type: fulfilment) whose events to print; default orders, or the "
+            "context of the --into projection."
+        ),
+    ] = None,
     aggregate: Annotated[str | None, typer.Option(help="Only this aggregate's events (in version order).")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only events of this type, e.g. OrderPlaced.")] = None,
     since: Annotated[str | None, typer.Option(help="From this ISO time on (UTC when no offset is given).")] = None,
@@ -36,12 +49,18 @@ def replay(
     ] = None,
 ) -> None:
     """Print stored events in the order they were recorded, without holding them in memory."""
-    if context not in CONTEXTS:
-        raise typer.BadParameter(f"unknown context {context!r}; known: {', '.join(CONTEXTS)}", param_hint="--context")
+    if context is not None and context not in REPLAYED:
+        raise typer.BadParameter(f"unknown context {context!r}; known: {', '.join(REPLAYED)}", param_hint="--context")
     if output not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     if into is not None and into not in PROJECTIONS:
         raise typer.BadParameter(f"unknown projection {into!r}; known: {', '.join(PROJECTIONS)}", param_hint="--into")
+    read_by = PROJECTIONS[into].CONTEXT if into is not None else None
+    if context is not None and read_by is not None and context != read_by:
+        raise typer.BadParameter(
+            f"{into} is built from the {read_by} events, not from {context}", param_hint="--context"
+        )
+    context = context or read_by or "orders"
     aggregate_id = _uuid(aggregate) if aggregate else None
     start, end = _time(since, "--since"), _time(until, "--until")
     settings = load_settings()
@@ -61,7 +80,7 @@ def replay(
     if follow:
         # Each event as it comes, also into a pipe or a file (which would otherwise hold a block back).
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    if settings.uses_kafka and output == "json" and into is None:
+    if settings.uses_kafka and output == "json" and into is None and context in CONTEXTS:
         _json_lines(settings, codec, events_topic(context), window, follow, aggregate_id, type_)
     elif into is not None:
         _fold_into(PROJECTIONS[into], source, out)
@@ -122,14 +141,15 @@ def _warn(message: str) -> None:
 
 
 def _line(topic: str, partition: int, offset: int, at: datetime, name: str, record: dict[str, Any]) -> dict[str, Any]:
-    data = {k: v for k, v in record.items() if k not in ("aggregate_id", "version", "occurred_at")}
+    envelope = _SAGA_ENVELOPE if name in SAGA_EVENT_TYPES else _EVENT_ENVELOPE
+    data = {k: v for k, v in record.items() if k not in envelope}
     return {
         "topic": topic,
         "partition": partition,
         "offset": offset,
         "timestamp": at.isoformat(),
         "type": name,
-        "aggregate_id": str(record["aggregate_id"]),
+        "aggregate_id": str(record[envelope[0]]),
         "version": record["version"],
         "data": data,
     }
@@ -165,7 +185,7 @@ def _kafka_events(
             continue
         if not matches_type(name, type_):
             continue
-        if name not in EVENT_TYPES:
+        if name not in EVENT_TYPES and name not in SAGA_EVENT_TYPES:
             _warn(f"skipping {message.partition()}/{message.offset()}: {name} is no event of ours")
             continue
         at = datetime.fromtimestamp(message.timestamp()[1] / 1000, timezone.utc)
@@ -187,20 +207,25 @@ def _embedded_events(
     backend = EmbeddedBackend(settings.data_dir, sagas=False)  # reading only: no saga takes a step here
     unknown = UUID(int=0)
     for position, event in backend.events():
-        if type(event) not in EVENT_NAMES:
-            continue  # a saga's own event: not a context's
-        name, record = event_to_record(event, Envelope(unknown, event.timestamp, unknown))
-        record.pop("command_id"), record.pop("correlation_id")
+        if type(event) in EVENT_NAMES:
+            name, record = event_to_record(event, Envelope(unknown, event.timestamp, unknown))
+            record.pop("command_id"), record.pop("correlation_id")
+            stream, at = event.originator_id, event.timestamp
+        elif isinstance(event, Recorded):  # a saga instance's own event
+            name, record = saga_event_to_record(event)
+            stream, at = event.saga_id, event.at
+        else:
+            continue
         selected = (
             name.startswith(f"{context}.")
             and matches_type(name, type_)
-            and (aggregate_id is None or event.originator_id == aggregate_id)
+            and (aggregate_id is None or stream == aggregate_id)
             and (from_offset is None or position >= from_offset)
-            and (since is None or event.timestamp >= since)
-            and (until is None or event.timestamp < until)
+            and (since is None or at >= since)
+            and (until is None or at < until)
         )
         if selected:
-            yield _line(events_topic(context), 0, position, event.timestamp, name, record), record
+            yield _line(events_topic(context), 0, position, at, name, record), record
 
 
 def _write_avro_json(codec: Any, source: Lines, out: Any) -> None:
@@ -217,7 +242,7 @@ def _fold_into(projection: Any, source: Lines, out: Any) -> None:
     """Apply the events with the projection's own apply, from no rows, and print the rows it ends with."""
     rows: dict[Any, dict[str, Any]] = {}
     for line, record in source:
-        event = record_to_event(line["type"], record)
+        event = record_to_projected(line["type"], record)
         key = projection.key(event)
         if key is not None and (row := projection.apply(rows.get(key), event)) is not None:
             rows[key] = row
