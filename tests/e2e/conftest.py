@@ -1,0 +1,15 @@
+"""Fixtures of the end-to-end tests: one platform with the fulfilment saga per backend, shared by the saga tests."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.sagas_platform import start_fulfilment_platform
+
+
+@pytest.fixture(scope="session", params=["kafka", "embedded"])
+def fulfilment(
+    request: pytest.FixtureRequest, infra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict]:
+    """Session-wide, so every saga test file shares one platform per backend (they run last: tests/conftest.py)."""
+    yield from start_fulfilment_platform(request.param, infra_env, tmp_path_factory)
