@@ -9,6 +9,7 @@ from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import parse_schema, schemaless_writer
 
+from projections.catalogue import PROJECTIONS
 from tests.conftest import ORDER, settled
 from tests.platform import run_cli, wait_for
 
@@ -23,13 +24,15 @@ def _projections(env: dict[str, str]) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def _produce(bootstrap: str, values: list[bytes], compression: str = "none") -> list[tuple[int, int]]:
+def _produce(
+    bootstrap: str, values: list[bytes], compression: str = "none", topic: str = "orders.events"
+) -> list[tuple[int, int]]:
     """Produce with a plain producer, as any outside client would; returns (partition, offset) of each."""
     producer = Producer({"bootstrap.servers": bootstrap, "compression.type": compression})
     positions: list[tuple[int, int]] = []
     for value in values:
         producer.produce(
-            "orders.events",
+            topic,
             key=b"poison",
             value=value,
             on_delivery=lambda error, message: positions.append((message.partition(), message.offset())),
@@ -55,11 +58,11 @@ def _an_order_is_projected(base_url: str) -> None:
     assert order.status_code == 200, order.text
 
 
-def _dead_letters(bootstrap: str) -> dict[tuple[int, int], dict[str, bytes]]:
+def _dead_letters(bootstrap: str, topic: str = "orders.events") -> dict[tuple[int, int], dict[str, bytes]]:
     from infra.kafka.reader import read_to_end
 
     letters = {}
-    for message in read_to_end(bootstrap, "orders.events.dlq"):
+    for message in read_to_end(bootstrap, f"{topic}.dlq"):
         headers = dict(message.headers() or [])
         letters[(int(headers["dlq.partition"]), int(headers["dlq.offset"]))] = {**headers, "value": message.value()}
     return letters
@@ -90,9 +93,31 @@ def test_garbage_and_an_unknown_type_are_dead_lettered_and_lag_returns_to_zero(k
         lambda: (r := _projections(env)) and all(p["lag"] == 0 for p in r) and r, 60, "every projection's lag at 0"
     )
     for report in reports:
-        if report["name"] != "inventory_levels":
+        if PROJECTIONS[report["name"]].CONTEXT == "orders":
             assert report["dead_letters"] == before[report["name"]] + 2
             assert report["last_error"]
+
+
+def test_garbage_in_the_sagas_own_topic_is_dead_lettered_by_saga_instances(kafka_platform: dict) -> None:
+    settled(kafka_platform)
+    env = kafka_platform["env"]
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    before = {p["name"]: p["dead_letters"] for p in _projections(env)}
+
+    [position] = _produce(bootstrap, [b"not a saga event"], topic="fulfilment.events")
+
+    letters = wait_for(
+        lambda: (found := _dead_letters(bootstrap, "fulfilment.events")) and position in found and found,
+        60,
+        "the poison event in fulfilment.events.dlq",
+    )
+    assert letters[position]["value"] == b"not a saga event"
+    assert letters[position]["dlq.topic"] == b"fulfilment.events"
+    reports = wait_for(
+        lambda: (r := _projections(env)) and all(p["lag"] == 0 for p in r) and r, 60, "every projection's lag at 0"
+    )
+    dead = {report["name"]: report["dead_letters"] - before[report["name"]] for report in reports}
+    assert dead == {name: 1 if name == "saga_instances" else 0 for name in PROJECTIONS}
 
 
 def test_a_worker_restarted_over_poison_in_the_events_topic_takes_commands(kafka_platform: dict) -> None:
@@ -168,6 +193,6 @@ def test_an_event_whose_row_postgresql_refuses_is_dead_lettered_and_the_rest_of_
         lambda: (r := _projections(env)) and all(p["lag"] == 0 for p in r) and r, 60, "every projection's lag at 0"
     )
     for report in reports:
-        if report["name"] != "inventory_levels":
+        if PROJECTIONS[report["name"]].CONTEXT == "orders":
             assert report["dead_letters"] == before[report["name"]] + 1, report
     assert kafka_platform["worker"].process.poll() is None, kafka_platform["worker"].log_tail()

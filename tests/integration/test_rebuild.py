@@ -143,6 +143,8 @@ def test_after_a_load_with_kill_9_every_rebuild_equals_the_live_model_and_querie
 
     for summary in summaries:
         assert summary["rows_differ"] == 0, summary
+        if summary["projection"] == "saga_instances":
+            continue  # no saga runs on this platform: its topic holds only what earlier saga tests left there
         assert summary["events"] >= COMMANDS // 4 or summary["projection"] == "inventory_levels"
         assert summary["processes"] == (1 if summary["projection"] == "daily_sales" else 2), summary
     failures = [s for s in seen if s[1] != 200 or s[2]]
