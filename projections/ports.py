@@ -26,6 +26,10 @@ class ReadModels(Protocol):
 
     async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]: ...
 
+    async def all_rows(self, projection: str) -> list[dict[str, Any]]:
+        """Every row of a read model (the audit reads whole models; history columns left out)."""
+        ...
+
 
 class ReadModelUnavailable(Exception):
     """The read model's store cannot be reached right now."""

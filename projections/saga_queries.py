@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from projections import saga_instances
+from projections import fulfilment_audit, saga_instances
 from projections.paging import parse_cursor
 from projections.ports import ReadModels
 
@@ -44,6 +44,21 @@ async def saga_row(request: Request, saga_id: UUID) -> dict[str, Any]:
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"title": "Unknown saga", "detail": f"no saga {saga_id}"})
     return row
+
+
+AUDITED = ("saga_instances", "order_summary", "inventory_levels", "stock_reservations", "payment_summary")
+
+
+@router.get("/audit")
+async def audit_sagas(request: Request) -> dict[str, Any]:
+    """The fulfilment's invariants across the read models, each violation one line. Meaningful once the read
+    models have caught up with each other (`streamkeep projections` shows their lag)."""
+    read_models = _read_models(request)
+    rows = {name: await read_models.all_rows(name) for name in (*AUDITED, "shipment_summary")}
+    return {
+        "violations": fulfilment_audit.violations(*rows.values()),
+        "rows": {name: len(found) for name, found in rows.items()},
+    }
 
 
 @router.get("/{saga_id}")

@@ -1,4 +1,4 @@
-"""`streamkeep sagas list|show|retry|abort`: saga instances through the running platform's HTTP API.
+"""`streamkeep sagas list|show|retry|abort|audit`: saga instances through the running platform's HTTP API.
 
 They ask the API (`STREAMKEEP_API_URL`) rather than a store, so they work the same on either backend.
 """
@@ -94,6 +94,18 @@ def abort_saga(
 ) -> None:
     """Compensate an instance now (refused once its order is confirmed or being confirmed)."""
     _act(saga_id, "abort", by)
+
+
+@sagas_app.command("audit")
+def audit_sagas() -> None:
+    """Check the fulfilment's invariants across the read models: one line per violation, exit 1 if any."""
+    report = _get("/v1/sagas/audit", {})
+    for violation in report["violations"]:
+        typer.echo(violation)
+    if report["violations"]:
+        raise typer.Exit(1)
+    counted = ", ".join(f"{n} {name}" for name, n in report["rows"].items())
+    typer.echo(f"no violations ({counted})")
 
 
 def _act(saga_id: str, action: str, by: str | None) -> None:

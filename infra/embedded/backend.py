@@ -110,6 +110,10 @@ class EmbeddedReadModels:
     async def inventory_level(self, item_id: UUID) -> dict[str, Any] | None:
         return self.row("inventory_levels", item_id)
 
+    async def all_rows(self, projection: str) -> list[dict[str, Any]]:
+        found = self._db.execute("SELECT data FROM rows WHERE model = ?", (projection,))
+        return [_from_json(json.loads(data)) for (data,) in found]
+
     async def saga_instance(self, saga_id: UUID) -> dict[str, Any] | None:
         return self.row("saga_instances", saga_id)
 

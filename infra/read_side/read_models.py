@@ -89,6 +89,11 @@ class PostgresReadModels:
         row: dict[str, Any] | None = await self._stock.get(item_id)
         return row
 
+    async def all_rows(self, projection: str) -> list[dict[str, Any]]:
+        model = PROJECTIONS[projection]
+        columns = [column for column in model.COLUMNS if column != "history"]
+        return await self._all(f"SELECT {', '.join(columns)} FROM {model.NAME}", ())
+
     async def saga_instance(self, saga_id: UUID) -> dict[str, Any] | None:
         rows = await self._all("SELECT * FROM saga_instances WHERE saga_id = %s", (saga_id,))
         return rows[0] if rows else None

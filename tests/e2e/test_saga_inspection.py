@@ -211,3 +211,33 @@ def test_the_cli_says_in_one_line_that_a_saga_is_unknown(fulfilment: dict) -> No
     assert result.returncode == 1
     assert result.stderr.strip() == f"streamkeep: no saga {unknown}"
     assert result.stdout == ""
+
+
+def audit(platform: dict) -> tuple[int, list[str]]:
+    result = run_cli(["sagas", "audit"], platform["env"])
+    assert not result.stderr.strip() or result.returncode != 0, result.stderr
+    return result.returncode, result.stdout.splitlines()
+
+
+def test_the_audit_finds_nothing_wrong_then_names_stock_held_for_an_order_whose_fulfilment_ended(
+    fulfilment: dict,
+) -> None:
+    sku = stocked(fulfilment)
+    script(fulfilment, {"outcome": "decline", "reason": "insufficient funds"})
+    order_id = place(fulfilment, {sku: 2})
+    saga_finished(fulfilment, order_id, "compensated")
+    instance(fulfilment, order_id, "compensated")
+    wait_for(lambda: stock(fulfilment, sku)["reserved"] == 0, 30, "the reservation released")
+
+    clean = wait_for(lambda: (found := audit(fulfilment))[0] == 0 and found, 60, "a clean audit")
+    assert clean[1][-1].startswith("no violations (")
+
+    # Stock set aside by hand for the rejected order: nobody will ever release it.
+    held = post(fulfilment, f"/v1/inventory/{sku}/reserve", {"order_id": order_id, "quantity": 3})
+    assert held.status_code == 200, held.text
+    wait_for(lambda: stock(fulfilment, sku)["reserved"] == 3, 30, "the stray reservation in the read model")
+    code, lines = wait_for(lambda: (found := audit(fulfilment))[0] == 1 and found, 60, "the audit to find it")
+
+    assert lines == [f"order {order_id}: 3 of {sku} still held, its fulfilment compensated"]
+    assert post(fulfilment, f"/v1/inventory/{sku}/release", {"order_id": order_id}).status_code == 200
+    wait_for(lambda: audit(fulfilment)[0] == 0, 60, "the audit clean again once it is released")
