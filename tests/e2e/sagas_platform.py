@@ -15,7 +15,7 @@ from infra.embedded.sagas import SagaRecorded, recorded_from
 from infra.kafka.reader import read_to_end
 from infra.kafka.topics import saga_events_topic
 from infra.settings import REPOSITORY_ROOT
-from tests.platform import StreamkeepProcess, free_port, run_cli, wait_for, wait_ready
+from tests.platform import StreamkeepProcess, free_port, run_cli, sagas_start_from_now, wait_for, wait_ready
 
 PAYMENT_TIMEOUT_S = 5
 
@@ -30,6 +30,7 @@ def start_fulfilment_platform(
     env = {"STREAMKEEP_SAGAS": "on", "STREAMKEEP_PAYMENT_TIMEOUT_S": str(PAYMENT_TIMEOUT_S)}
     if backend == "kafka":
         env = {**infra_env, **env, "STREAMKEEP_BACKEND": "kafka"}
+        sagas_start_from_now(env)
         processes = [
             StreamkeepProcess(["worker"], env, logs / "worker.log").start(),
             StreamkeepProcess(["serve", "--port", str(port)], env, logs / "api.log").start(),
