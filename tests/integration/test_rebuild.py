@@ -143,9 +143,12 @@ def test_after_a_load_with_kill_9_every_rebuild_equals_the_live_model_and_querie
 
     for summary in summaries:
         assert summary["rows_differ"] == 0, summary
-        if summary["projection"] == "saga_instances":
-            continue  # no saga runs on this platform: its topic holds only what earlier saga tests left there
-        assert summary["events"] >= COMMANDS // 4 or summary["projection"] == "inventory_levels"
+        context = PROJECTIONS[summary["projection"]].CONTEXT
+        if context not in ("orders", "inventory"):
+            # Payments, shipping and the saga: this load writes none of it, their topics hold only what other
+            # tests left there (on a fresh stack, perhaps events in one partition only).
+            continue
+        assert summary["events"] >= COMMANDS // 4 or context == "inventory"
         assert summary["processes"] == (1 if summary["projection"] == "daily_sales" else 2), summary
     failures = [s for s in seen if s[1] != 200 or s[2]]
     assert len(seen) > 30, "the probe ran during the rebuilds"
