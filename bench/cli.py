@@ -111,3 +111,31 @@ def queries(
         typer.echo(json.dumps(result.as_json()))
     else:
         result.print_table(Console())
+
+
+@bench_app.command()
+def sagas(
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of placing orders on each system.")] = 20.0,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Closed loop: sagas in flight; open loop: HTTP connections.")
+    ] = 64,
+    rate: Annotated[
+        float | None, typer.Option(min=1, help="Open loop at this many orders/s (default: closed loop).")
+    ] = None,
+    orders: Annotated[int | None, typer.Option(min=1, help="Stop placing after this many orders.")] = None,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds an order may take to end; later ones are reported unfinished.")
+    ] = 30.0,
+    skus: Annotated[int, typer.Option(min=1, max=1000, help="SKUs the orders spread over (one line each).")] = 8,
+    baseline: Annotated[bool, typer.Option(help="Also measure the fulfilment as a DBOS Transact workflow.")] = True,
+    json_: Json = False,
+) -> None:
+    """Orders fulfilled end to end (POST /v1/orders to `confirmed` in order_summary) by `serve` + `worker` on
+    Kafka with the saga runner, then by DBOS Transact on PostgreSQL: sagas/s, placed -> confirmed latency."""
+    from bench.sagas import SagasOptions, run
+
+    result = _measured(run, SagasOptions(duration, concurrency, rate, orders, timeout, skus, baseline))
+    if json_:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        result.print_table(Console())

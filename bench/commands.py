@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import LoadPlan, LoadResult, run_load
-from bench.processes import BenchError, Service, cpu_seconds, free_port, peak_rss_mb, wait_until_taking_orders
+from bench.processes import (
+    BenchError,
+    Service,
+    cpu_seconds,
+    free_port,
+    kafka_pid,
+    peak_rss_mb,
+    wait_until_taking_orders,
+)
 from bench.report import BenchResult, Measurement
-from infra.local import kafka as local_kafka
-from infra.local.process import Settings as LocalSettings
 from infra.settings import Settings
 
 ORDER = {
@@ -94,7 +100,7 @@ def _measure_baseline(
 def _drive(port: int, services: list[Service], options: CommandsOptions) -> tuple[LoadResult, dict[str, float]]:
     """Wait until an order goes through, then load; CPU seconds are counted over the load alone."""
     wait_until_taking_orders(f"http://{HOST}:{port}", ORDER, services)
-    pids = {service.name: service.pid for service in services} | _kafka_pid()
+    pids = {service.name: service.pid for service in services} | kafka_pid()
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     plan = LoadPlan(HOST, port, "/v1/orders", BODY_TEMPLATE, options.duration_s, options.concurrency, options.rate)
     load = run_load(plan, options.clients)
@@ -102,9 +108,3 @@ def _drive(port: int, services: list[Service], options: CommandsOptions) -> tupl
         service.check_alive()
     cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     return load, cpu | {"load": load.client_cpu_s}
-
-
-def _kafka_pid() -> dict[str, int]:
-    """The local broker's pid when `streamkeep infra up` started it: its CPU is part of each command's cost."""
-    pid = local_kafka.running_pid(LocalSettings.from_env())
-    return {"kafka": pid} if pid else {}

@@ -147,17 +147,17 @@ async def _exchange(
     if plan.get_ids:
         path = plan.path.replace("{id}", random.choice(plan.get_ids))
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n\r\n".encode())
-        return await _answer(reader)
+        return await read_answer(reader)
     body = plan.body_template.replace("{id}", str(uuid.uuid4())).encode()
     writer.write(
         f"POST {plan.path} HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
-    return await _answer(reader)
+    return await read_answer(reader)
 
 
-async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     headers = head.lower()

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import httpx
 
+from infra.local import kafka as local_kafka
+from infra.local import postgres as local_postgres
+from infra.local.process import Settings as LocalSettings
 from infra.settings import REPOSITORY_ROOT
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -27,13 +30,15 @@ def free_port() -> int:
 class Service:
     """One Python module run as a process from the repository root, its output in a log file."""
 
-    def __init__(self, name: str, module_args: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, module_args: list[str], env: dict[str, str], log_dir: Path, python: str | Path = sys.executable
+    ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         with self.log_path.open("ab") as log:
             # cwd is the repository root, so `-m` runs this checkout's code, not an installed copy.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", *module_args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY_ROOT
+                [str(python), "-m", *module_args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY_ROOT
             )
 
     @property
@@ -97,3 +102,24 @@ def child_pids(pid: int) -> list[int]:
         except OSError:
             continue  # the thread ended meanwhile
     return children
+
+
+def kafka_pid() -> dict[str, int]:
+    """The local broker's pid when `streamkeep infra up` started it: its CPU is part of each command's cost."""
+    pid = local_kafka.running_pid(LocalSettings.from_env())
+    return {"kafka": pid} if pid else {}
+
+
+def postgres_cpu_seconds() -> dict[int, float]:
+    """CPU seconds so far of the local PostgreSQL's postmaster and of every process it forked (backends, WAL
+    writer, checkpointer), by pid, when `streamkeep infra up` started it; empty otherwise."""
+    postmaster = local_postgres.running_pid(LocalSettings.from_env())
+    if not postmaster:
+        return {}
+    seconds = {}
+    for pid in [postmaster, *child_pids(postmaster)]:
+        try:
+            seconds[pid] = cpu_seconds(pid)
+        except OSError:
+            continue  # a backend that ended meanwhile
+    return seconds
