@@ -70,6 +70,14 @@ def ensure_database(database_url: str) -> None:
             conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
 
+def recreate_database(database_url: str) -> None:
+    """A new, empty database for each run: workflows a previous run left pending would otherwise be recovered
+    by DBOS at launch and run alongside the measured ones."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    ensure_database(database_url)
+
+
 def totals_by_sku(lines: list[dict[str, Any]]) -> dict[str, int]:
     """One reservation per SKU and order, as Streamkeep's saga makes: lines of one SKU add up."""
     totals: dict[str, int] = {}
@@ -91,7 +99,7 @@ class FulfilmentSteps:
         self.reserve_stock = tx(name="reserve_stock")(self._reserve_stock)
         self.release_stock = tx(name="release_stock")(self._release_stock)
         self.commit_stock = tx(name="commit_stock")(self._commit_stock)
-        self.request_payment = tx(name="request_payment")(self._request_payment)
+        self.authorise_payment = tx(name="authorise_payment")(self._authorise_payment)
         self.set_payment = tx(name="set_payment")(self._set_payment)
         self.schedule_shipment = tx(name="schedule_shipment")(self._schedule_shipment)
         self.end_order = tx(name="end_order")(self._end_order)
@@ -138,15 +146,18 @@ class FulfilmentSteps:
         if held is not None:
             self._run(f"UPDATE stock SET {change} WHERE sku = :sku", q=held[0], sku=sku)
 
-    def _request_payment(self, order_id: str) -> str:
+    def _authorise_payment(self, order_id: str) -> tuple[str, bool]:
+        """Create the payment with the gateway's answer: one step, as the brief of the baseline has it."""
         payment_id = str(uuid5(UUID(order_id), "payment"))
+        approved = simulated_gateway(payment_id) == "approve"
         self._run(
-            "INSERT INTO payments SELECT :payment_id, order_id, total_cents, currency, 'requested'"
+            "INSERT INTO payments SELECT :payment_id, order_id, total_cents, currency, :status"
             " FROM orders WHERE order_id = :order_id",
             payment_id=payment_id,
             order_id=order_id,
+            status="authorised" if approved else "declined",
         )
-        return payment_id
+        return payment_id, approved
 
     def _set_payment(self, payment_id: str, status: str) -> None:
         self._run("UPDATE payments SET status = :status WHERE payment_id = :id", status=status, id=payment_id)
@@ -180,11 +191,6 @@ def register_fulfilment(steps: FulfilmentSteps) -> Callable[[dict[str, Any]], st
     """The workflow, registered with DBOS (before launch) under the name WORKFLOW; it answers how it ended."""
     from dbos import DBOS
 
-    @DBOS.step(name="payment_gateway")
-    def payment_gateway(payment_id: str) -> str:
-        # The simulated gateway of Streamkeep approves unless scripted; the bench never scripts it.
-        return "approve"
-
     @DBOS.workflow(name=WORKFLOW)
     def fulfil_order(order: dict[str, Any]) -> str:
         order_id = order["order_id"]
@@ -192,12 +198,11 @@ def register_fulfilment(steps: FulfilmentSteps) -> Callable[[dict[str, Any]], st
         reserved: list[str] = []
         for sku, quantity in totals_by_sku(order["lines"]).items():
             if not steps.reserve_stock(order_id, sku, quantity):
-                return _compensate(steps, order_id, reserved, None, "stock-available")
+                return _compensate(steps, order_id, reserved, "stock-available")
             reserved.append(sku)
-        payment_id = steps.request_payment(order_id)
-        if payment_gateway(payment_id) != "approve":
-            return _compensate(steps, order_id, reserved, payment_id, "payment-declined")
-        steps.set_payment(payment_id, "authorised")
+        payment_id, approved = steps.authorise_payment(order_id)
+        if not approved:
+            return _compensate(steps, order_id, reserved, "payment-declined")
         steps.schedule_shipment(order_id, order["lines"])
         steps.end_order(order_id, "confirmed")  # the point of no return, as in Streamkeep's saga
         for sku in reserved:
@@ -208,9 +213,14 @@ def register_fulfilment(steps: FulfilmentSteps) -> Callable[[dict[str, Any]], st
     return fulfil_order
 
 
-def _compensate(steps: FulfilmentSteps, order_id: str, reserved: list[str], payment_id: str | None, why: str) -> str:
-    if payment_id is not None:
-        steps.set_payment(payment_id, "voided")
+def simulated_gateway(payment_id: str) -> str:
+    """Streamkeep's simulated gateway approves unless scripted, and the bench never scripts it; in process, it
+    needs no step of its own (its answer is recorded with the payment, in the same transaction)."""
+    return "approve"
+
+
+def _compensate(steps: FulfilmentSteps, order_id: str, reserved: list[str], why: str) -> str:
+    """Before the payment is authorised, only stock can be held: release it and reject the order."""
     for sku in reversed(reserved):
         steps.release_stock(order_id, sku)
     steps.end_order(order_id, "rejected", why)
@@ -240,7 +250,7 @@ class Restock(BaseModel):
     quantity: int = Field(gt=0)
 
 
-def create_dbos_app(database_url: str) -> FastAPI:
+def create_dbos_app(database_url: str, pool_size: int = POOL_SIZE) -> FastAPI:
     """POST /v1/orders starts the workflow (durably, under the order's id) and answers 201 at once."""
     from dbos import DBOS, DBOSConfig, SetWorkflowID, SQLAlchemyDatasource
 
@@ -248,11 +258,11 @@ def create_dbos_app(database_url: str) -> FastAPI:
     config: DBOSConfig = {
         "name": "streamkeep-bench-fulfilment",
         "system_database_url": url,
-        "sys_db_pool_size": POOL_SIZE,
+        "sys_db_pool_size": pool_size,
         "log_level": "WARNING",
     }
     DBOS(config=config)
-    datasource = SQLAlchemyDatasource.create(url, engine_kwargs={"pool_size": POOL_SIZE, "max_overflow": 0})
+    datasource = SQLAlchemyDatasource.create(url, engine_kwargs={"pool_size": pool_size, "max_overflow": 0})
     with datasource.engine.begin() as conn:
         conn.exec_driver_sql(TABLES)
     steps = FulfilmentSteps(datasource)
@@ -302,9 +312,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--database-url", required=True, help="Streamkeep's DATABASE_URL; the baseline uses its server")
+    parser.add_argument("--pool-size", type=int, default=POOL_SIZE, help="connections of each of the two pools")
     args = parser.parse_args()
     ensure_database(args.database_url)
-    app = create_dbos_app(args.database_url)
+    app = create_dbos_app(args.database_url, args.pool_size)
     collect_rarely()  # as `serve` does
     # The same log level as `streamkeep serve`, access log included: like for like.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)

@@ -194,9 +194,9 @@ def _measure_streamkeep(
 
 def _measure_dbos(settings: Settings, env: dict[str, str], options: SagasOptions, log_dir: Path) -> SystemRun:
     try:
-        dbos_fulfilment.ensure_database(settings.database_url)
+        dbos_fulfilment.recreate_database(settings.database_url)
     except psycopg.Error as error:
-        raise BenchError(f"cannot create the baseline's database {dbos_fulfilment.DATABASE}: {error}") from error
+        raise BenchError(f"cannot make the baseline's database {dbos_fulfilment.DATABASE}: {error}") from error
     python = dbos_python(log_dir)
     port = free_port()
     with ExitStack() as running:
