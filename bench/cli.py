@@ -128,13 +128,20 @@ def sagas(
     ] = 30.0,
     skus: Annotated[int, typer.Option(min=1, max=1000, help="SKUs the orders spread over (one line each).")] = 8,
     baseline: Annotated[bool, typer.Option(help="Also measure the fulfilment as a DBOS Transact workflow.")] = True,
+    roles_apart: Annotated[
+        bool,
+        typer.Option(
+            "--roles-apart/--one-worker",
+            help="A worker process per role (commands, sagas, projections), or one worker with every role.",
+        ),
+    ] = True,
     json_: Json = False,
 ) -> None:
     """Orders fulfilled end to end (POST /v1/orders to `confirmed` in order_summary) by `serve` + `worker` on
     Kafka with the saga runner, then by DBOS Transact on PostgreSQL: sagas/s, placed -> confirmed latency."""
     from bench.sagas import SagasOptions, run
 
-    result = _measured(run, SagasOptions(duration, concurrency, rate, orders, timeout, skus, baseline))
+    result = _measured(run, SagasOptions(duration, concurrency, rate, orders, timeout, skus, baseline, roles_apart))
     if json_:
         typer.echo(json.dumps(result.as_json()))
     else:

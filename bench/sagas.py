@@ -21,6 +21,7 @@ from bench.processes import BenchError, Service, cpu_seconds, free_port, kafka_p
 from bench.report import BenchResult, Measurement, percentile
 from bench.saga_load import CONFIRMED, SagaLoad, SagaPlan, run_sagas
 from infra.settings import Settings
+from infra.worker import ROLES as WORKER_ROLES
 
 HOST = "127.0.0.1"
 # Restocked before every run, on both systems: far more than a run takes, so no saga is refused for stock.
@@ -39,6 +40,8 @@ class SagasOptions:
     timeout_s: float = 30.0
     skus: int = 8
     baseline: bool = True
+    # One worker per role (commands, sagas, projections), as a deployment runs them, or one with every role.
+    roles_apart: bool = True
 
     @property
     def sku_names(self) -> tuple[str, ...]:
@@ -173,6 +176,7 @@ def run(settings: Settings, options: SagasOptions) -> SagasResult:
             "orders": options.orders,
             "timeout_s": options.timeout_s,
             "skus": options.skus,
+            "roles_apart": options.roles_apart,
             "logs": str(log_dir),
         },
     )
@@ -183,14 +187,18 @@ def _measure_streamkeep(
 ) -> tuple[SystemRun, float]:
     port = free_port()
     with ExitStack() as running:
-        worker = Service("worker", ["infra", "worker"], env, log_dir)
-        running.callback(worker.stop)
+        workers = {}
+        for role in WORKER_ROLES if options.roles_apart else (None,):
+            name = f"worker-{role}" if role else "worker"
+            workers[name] = Service(name, ["infra", "worker", *(["--role", role] if role else [])], env, log_dir)
+            running.callback(workers[name].stop)
         api = Service("api", ["infra", "serve", "--host", HOST, "--port", str(port)], env, log_dir)
-        running.callback(api.stop)  # callbacks run last-in first-out: the API stops before its worker
-        services = [api, worker]
+        running.callback(api.stop)  # callbacks run last-in first-out: the API stops before its workers
+        services = [api, *workers.values()]
         system = _Target(port, settings.database_url, "order_summary", services)
-        measured = _drive(system, options, {"api": api.pid, "worker": worker.pid} | kafka_pid())
-        return measured, peak_rss_mb(worker.pid)
+        pids = {"api": api.pid} | {name: worker.pid for name, worker in workers.items()}
+        measured = _drive(system, options, pids | kafka_pid())
+        return measured, max(peak_rss_mb(worker.pid) for worker in workers.values())
 
 
 def _measure_dbos(settings: Settings, env: dict[str, str], options: SagasOptions, log_dir: Path) -> SystemRun:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 SESSION_TIMEOUT_MS = 10_000
 TRANSACTION_TIMEOUT_MS = 10_000
@@ -23,6 +23,7 @@ TRANSACTION_LINGER_MS = 100
 # before are still being written: back to back batches met it on one commit in ten, each a 100 ms stall.
 # Failing calls still back off exponentially from here up to retry.backoff.max.ms (1 s).
 RETRY_BACKOFF_MS = 5
+BATCH_SIZE = 500
 
 
 def transactional_consumer(bootstrap_servers: str, group_id: str) -> Consumer:
@@ -87,6 +88,15 @@ class TransactionalLoop:
             self._consumer.close()
         except RuntimeError:
             pass  # already closed
+
+    def _next_batch(self, poll_s: float, size: int = BATCH_SIZE) -> list[Message]:
+        """The records for the next transaction, errors left out: up to `poll_s` for the first, then whatever else
+        is already fetched. A batch never waits to fill up, so latency stays low when traffic is light (waiting
+        a few milliseconds for more under load was measured: no better, docs/benchmarks.md)."""
+        first = self._consumer.poll(poll_s)
+        if first is None:
+            return []
+        return [message for message in [first, *self._consumer.consume(size - 1, 0)] if not message.error()]
 
     @contextmanager
     def _watched(self) -> Iterator[None]:

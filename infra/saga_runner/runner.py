@@ -24,7 +24,6 @@ from sagas.policy import SagaPolicy
 
 log = logging.getLogger(__name__)
 GROUP_ID = "streamkeep-sagas"
-BATCH_SIZE = 500
 # How often an idle runner looks for deadlines and resends that have come due.
 TICK_S = 0.1
 
@@ -58,9 +57,7 @@ class SagaRunner(TransactionalLoop):
         )
         try:
             while not stop.is_set() and not self.retired.is_set():
-                first = self._consumer.poll(TICK_S)
-                polled = [first, *self._consumer.consume(BATCH_SIZE - 1, 0)] if first is not None else []
-                messages = [m for m in polled if not m.error()]
+                messages = self._next_batch(TICK_S)
                 now = datetime.now(timezone.utc)
                 due = [(p, saga_id) for p, instances in self._instances.items() for saga_id in instances.due(now)]
                 if messages or due:

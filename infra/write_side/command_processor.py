@@ -25,7 +25,6 @@ from projections.consistency import command_token
 
 log = logging.getLogger(__name__)
 GROUP_ID = "streamkeep-commands"
-BATCH_SIZE = 500
 PRUNE_EVERY = timedelta(minutes=1)
 
 
@@ -67,13 +66,8 @@ class CommandProcessor(TransactionalLoop):
         )
         try:
             while not stop.is_set() and not self.retired.is_set():
-                # Wait for one command only, then take whatever else is already fetched: a batch never
-                # waits to fill up, so latency stays low when traffic is light.
-                first = self._consumer.poll(0.1)
-                if first is None:
-                    continue
-                messages = [first, *self._consumer.consume(BATCH_SIZE - 1, 0)]
-                commands = [m for m in messages if not m.error()]
+                # A lone command is decided at once, so latency stays low when traffic is light.
+                commands = self._next_batch(0.1)
                 if commands:
                     self._process(commands)
         finally:

@@ -38,14 +38,12 @@ class GatewayAdapter(TransactionalLoop):
         self._consumer.subscribe([GATEWAY_TOPIC], on_assign=self._on_assign)
         try:
             while not stop.is_set() and not self.retired.is_set():
-                first = self._consumer.poll(0.1)
-                if first is None:
+                batch = self._next_batch(0.1)
+                if not batch:
                     continue
-                batch = [m for m in [first, *self._consumer.consume(499, 0)] if not m.error()]
                 late = self._first_late(batch)
                 if late is None:
-                    if batch:
-                        self._answer(batch)
+                    self._answer(batch)
                     continue
                 # A scripted late answer: what comes before it is answered now; the adapter waits for its
                 # moment (the request's time plus the delay, so a restart waits no longer) and reads on from it.
