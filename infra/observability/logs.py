@@ -47,25 +47,27 @@ def _common() -> list[Any]:
     ]
 
 
-def _renderer(fmt: str) -> list[Any]:
+def _renderer(fmt: str, stream: Any) -> list[Any]:
     if fmt == "console":
-        return [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        return [structlog.dev.ConsoleRenderer(colors=stream.isatty())]
     return [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
 
 
-def formatter(fmt: str) -> logging.Formatter:
+def formatter(fmt: str, stream: Any) -> logging.Formatter:
     """The stdlib formatter that renders every record, a plain `logging` call or a structlog one, in `fmt`."""
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_common(), structlog.stdlib.ExtraAdder(), _drop_color_message],  # `extra=` of a logging call
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_renderer(fmt)],
+        # ExtraAdder: the `extra=` fields of a logging call (e.g. topic, partition, offset) become fields of the line.
+        foreign_pre_chain=[*_common(), structlog.stdlib.ExtraAdder(), _drop_color_message],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_renderer(fmt, stream)],
     )
 
 
 def configure_logging(fmt: str | None = None, level: int = logging.INFO, stream: Any = None) -> None:
     """Route the standard library's logging (Faust's, uvicorn's, ours) and structlog through one formatter on
     stderr. Idempotent: a spawned `serve --workers` process calls it again."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(formatter(fmt or default_format()))
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter(fmt or default_format(), stream))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
