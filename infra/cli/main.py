@@ -147,30 +147,45 @@ def _default_roles(settings):  # type: ignore[no-untyped-def]
 
 async def _run_worker(settings, roles: tuple[str, ...], metrics_port: int | None) -> None:  # type: ignore[no-untyped-def]
     from infra.bootstrap import connect_kafka_backend
-    from infra.http.operations_listener import OperationsListener
-    from infra.observability.checks import Readiness, kafka_backend_checks, loaded
     from infra.worker import Worker
 
-    codec, read_models = await connect_kafka_backend(settings)
-    processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    listener = None
-    if metrics_port is not None:
-        # Only the projections write to PostgreSQL; the other roles never touch it after start-up.
-        checks = kafka_backend_checks(settings, postgres="projections" in roles)
-        checks["partitions"] = loaded(lambda: processors.ready, "the stream processors are still loading partitions")
-        listener = OperationsListener(Readiness(checks), settings.metrics_host, metrics_port)
-        await listener.start()
-    await processors.start()
-    logging.getLogger(__name__).info("worker running: %s", ", ".join(roles))
-    await stopping.wait()
-    if listener is not None:
-        await listener.stop()
-    await processors.stop()
-    await read_models.close()
+    started: list[Worker] = []
+    # The listener comes first: /livez answers, and /readyz says why not ready, while topics, schemas and the
+    # partitions are still being set up.
+    listener = await _operations_listener(settings, roles, metrics_port, started)
+    try:
+        codec, read_models = await connect_kafka_backend(settings)
+        processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
+        await processors.start()
+        started.append(processors)
+        logging.getLogger(__name__).info("worker running: %s", ", ".join(roles))
+        await stopping.wait()
+        await processors.stop()
+        await read_models.close()
+    finally:
+        if listener is not None:
+            await listener.stop()
+
+
+async def _operations_listener(settings, roles: tuple[str, ...], port: int | None, started: list):  # type: ignore[no-untyped-def]
+    """The worker's /livez, /readyz and /metrics on `port`, or None without one."""
+    from infra.http.operations_listener import OperationsListener
+    from infra.observability.checks import Readiness, kafka_backend_checks, loaded
+
+    if port is None:
+        return None
+    # Only the projections write to PostgreSQL; the other roles never touch it after start-up.
+    checks = kafka_backend_checks(settings, postgres="projections" in roles)
+    checks["partitions"] = loaded(
+        lambda: bool(started) and started[0].ready, "the stream processors are starting or loading their partitions"
+    )
+    listener = OperationsListener(Readiness(checks), settings.metrics_host, port)
+    await listener.start()
+    return listener
 
 
 def _mount_subcommands() -> None:

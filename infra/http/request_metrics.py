@@ -14,6 +14,8 @@ class RequestMetrics:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        # The labelled series, found once per (route, method, status): labels() costs more than the count itself.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -31,6 +33,9 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, answer)
         finally:
-            route = getattr(scope.get("route"), "path", UNMATCHED)
-            HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
-            HTTP_DURATION.labels(route, scope["method"]).observe(perf_counter() - started)
+            key = (getattr(scope.get("route"), "path", UNMATCHED), scope["method"], str(status))
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = (HTTP_REQUESTS.labels(*key), HTTP_DURATION.labels(*key[:2]))
+            series[0].inc()
+            series[1].observe(perf_counter() - started)
