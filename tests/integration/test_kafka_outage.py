@@ -44,6 +44,9 @@ def test_commands_get_503_with_retry_after_while_kafka_is_down(
         assert refused.headers["content-type"] == "application/problem+json"
         assert int(refused.headers["retry-after"]) > 0
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{url}/livez", timeout=5).status_code == 200
+        not_ready = httpx.get(f"{url}/readyz", timeout=10)
+        assert not_ready.status_code == 503 and "kafka" in not_ready.json()["failing"], not_ready.text
 
         # The same processes, untouched, take commands again once Kafka is back.
         local_kafka.wait_ready(own_kafka, local_kafka.start(own_kafka))
