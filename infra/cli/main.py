@@ -173,7 +173,7 @@ async def _run_worker(settings, roles: tuple[str, ...], metrics_port: int | None
 
 async def _operations_listener(settings, roles: tuple[str, ...], port: int | None, started: list):  # type: ignore[no-untyped-def]
     """The worker's /livez, /readyz and /metrics on `port`, or None without one."""
-    from infra.http.operations_listener import OperationsListener
+    from infra.http.operations_listener import ListenerFailed, OperationsListener
     from infra.observability.checks import Readiness, kafka_backend_checks, loaded
 
     if port is None:
@@ -184,7 +184,10 @@ async def _operations_listener(settings, roles: tuple[str, ...], port: int | Non
         lambda: bool(started) and started[0].ready, "the stream processors are starting or loading their partitions"
     )
     listener = OperationsListener(Readiness(checks), settings.metrics_host, port)
-    await listener.start()
+    try:
+        await listener.start()
+    except ListenerFailed as error:
+        raise CliError(str(error)) from None
     return listener
 
 

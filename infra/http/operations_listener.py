@@ -11,6 +11,10 @@ from infra.http.operations import router
 from infra.observability.checks import Readiness
 
 
+class ListenerFailed(Exception):
+    """The listener could not start (its port in use, say); uvicorn has logged why."""
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -32,16 +36,25 @@ class OperationsListener:
         # log_config=None: uvicorn's lines go through our logging, in the process's format.
         config = uvicorn.Config(operations_app(readiness), host=host, port=port, log_config=None, access_log=False)
         self._server = _Server(config)
+        self._port = port
         self._serving: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        """Returns once the port is bound; a port in use ends the process as uvicorn does, with its error line."""
-        self._serving = asyncio.ensure_future(self._server.serve())
+        """Returns once the port is bound; raises ListenerFailed when it cannot be."""
+        self._serving = asyncio.ensure_future(self._serve())
         while not self._server.started:
             if self._serving.done():
                 self._serving.result()
-                raise OSError(f"the operations listener did not start on {self._server.config.port}")
+                raise ListenerFailed(f"the operations listener stopped before it started on port {self._port}")
             await asyncio.sleep(0.05)
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn exits when it cannot bind; a SystemExit out of a task would end the loop with a traceback.
+            config = self._server.config
+            raise ListenerFailed(f"cannot listen on {config.host}:{config.port} (see the line above)") from None
 
     async def stop(self) -> None:
         self._server.should_exit = True

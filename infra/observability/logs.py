@@ -49,7 +49,7 @@ def _common() -> list[Any]:
 
 def _renderer(fmt: str, stream: Any) -> list[Any]:
     if fmt == "console":
-        return [structlog.dev.ConsoleRenderer(colors=stream.isatty())]
+        return [structlog.dev.ConsoleRenderer(colors=stream.isatty(), timestamp_key="time")]
     return [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
 
 

@@ -112,3 +112,15 @@ def test_a_metrics_folder_of_our_own_is_made_for_the_run_and_removed_after(monke
     metrics.drop_shared(folder)
 
     assert not folder.exists()
+
+
+def test_the_workers_listener_port_is_a_setting_that_is_off_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.settings import SettingsError, load_settings
+
+    monkeypatch.delenv("STREAMKEEP_METRICS_PORT", raising=False)
+    assert load_settings().metrics_port is None
+    monkeypatch.setenv("STREAMKEEP_METRICS_PORT", "9464")
+    assert load_settings().metrics_port == 9464
+    monkeypatch.setenv("STREAMKEEP_METRICS_PORT", "70000")
+    with pytest.raises(SettingsError, match="STREAMKEEP_METRICS_PORT"):
+        load_settings()
