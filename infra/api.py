@@ -13,6 +13,7 @@ from infra.http.body_limit import BodyLimit
 from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
+from infra.observability import metrics
 from infra.observability.checks import Readiness, kafka_backend_checks, loaded, store_answers
 from infra.observability.command_outcomes import CountedCommandBus
 from infra.settings import Settings
@@ -37,6 +38,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
             finally:
                 deadlines.cancel()
 
+    metrics.prepare_this_process()
     app = FastAPI(
         title="Streamkeep",
         version="0.1.0",

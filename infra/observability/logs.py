@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 FORMATS = ("json", "console")
 # Their INFO is a line per connection or rebalance step: a flood at load, nothing an operator acts on.
@@ -48,9 +49,16 @@ def _common() -> list[Any]:
 
 
 def _renderer(fmt: str, stream: Any) -> list[Any]:
+    # Tracebacks without each frame's locals: those hold request headers (tokens) and whole batches.
     if fmt == "console":
-        return [structlog.dev.ConsoleRenderer(colors=stream.isatty(), timestamp_key="time")]
-    return [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        without_locals = structlog.dev.RichTracebackFormatter(show_locals=False)
+        return [
+            structlog.dev.ConsoleRenderer(
+                colors=stream.isatty(), timestamp_key="time", exception_formatter=without_locals
+            )
+        ]
+    tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+    return [tracebacks, structlog.processors.JSONRenderer()]
 
 
 def formatter(fmt: str, stream: Any) -> logging.Formatter:

@@ -47,6 +47,14 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+def prepare_this_process() -> None:
+    """Make the multiprocess folder this process was told of, if it is missing: every count would fail without it
+    (and with it every request)."""
+    folder = os.environ.get(MULTIPROCESS_DIR)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+
+
 def share_between_processes() -> Path:
     """Before spawning processes that serve one port: a metrics folder for this run, empty, named in the
     environment they inherit. The operator's own PROMETHEUS_MULTIPROC_DIR is emptied instead of replaced: counts

@@ -73,6 +73,7 @@ def test_a_structlog_line_and_an_exception_come_out_as_json_too(captured: io.Str
     )
     assert failed["level"] == "error" and failed["logger"] == "uvicorn.error"
     assert failed["exception"][0]["exc_type"] == "ValueError"
+    assert all("locals" not in frame for frame in failed["exception"][0]["frames"]), "locals may hold secrets"
 
 
 def test_the_console_form_is_one_readable_line_with_the_same_fields(captured: io.StringIO) -> None:

@@ -105,7 +105,10 @@ def test_a_metrics_folder_named_by_the_operator_is_emptied_and_kept(
 
 
 def test_a_metrics_folder_of_our_own_is_made_for_the_run_and_removed_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(metrics.MULTIPROCESS_DIR, raising=False)
+    # setenv first, so that the folder share_between_processes names is taken out of the environment afterwards
+    # (a delenv of an unset name records nothing to undo): later tests' processes must not inherit it.
+    monkeypatch.setenv(metrics.MULTIPROCESS_DIR, "")
+    monkeypatch.delenv(metrics.MULTIPROCESS_DIR)
 
     folder = metrics.share_between_processes()
     assert folder.is_dir() and not list(folder.iterdir())
@@ -124,3 +127,14 @@ def test_the_workers_listener_port_is_a_setting_that_is_off_unless_given(monkeyp
     monkeypatch.setenv("STREAMKEEP_METRICS_PORT", "70000")
     with pytest.raises(SettingsError, match="STREAMKEEP_METRICS_PORT"):
         load_settings()
+
+
+def test_an_api_process_makes_the_metrics_folder_it_was_told_of_when_it_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "removed-since"
+    monkeypatch.setenv(metrics.MULTIPROCESS_DIR, str(missing))
+
+    metrics.prepare_this_process()
+
+    assert missing.is_dir()
