@@ -6,13 +6,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from commands.http import include_command_routes
-from infra.http import problems
+from infra.http import operations, problems
 from infra.http.body_limit import BodyLimit
+from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
+from infra.observability import metrics
+from infra.observability.checks import Readiness, kafka_backend_checks, loaded, store_answers
+from infra.observability.command_outcomes import CountedCommandBus
 from infra.settings import Settings
 from projections.queries import router as query_router
 from projections.saga_queries import router as saga_query_router
@@ -35,6 +38,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
             finally:
                 deadlines.cancel()
 
+    metrics.prepare_this_process()
     app = FastAPI(
         title="Streamkeep",
         version="0.1.0",
@@ -43,6 +47,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     )
     problems.install(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestMetrics)  # added last, so outermost: it times and counts the body limit's 413s too
     # Routes are tried in order, each nested router adding its own checks: the GETs, the most frequent requests,
     # come first and every context's router hangs straight off the app (GET -30%, POST -7% CPU in-process).
     app.include_router(query_router)
@@ -50,29 +55,19 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     include_command_routes(app)
     app.include_router(saga_action_router)
     app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir))
-
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"])
-    async def readyz() -> JSONResponse:
-        """200 once this process can take commands; 503 while its stream processors are still starting."""
-        worker = getattr(app.state, "worker", None)
-        if worker is not None and not worker.ready:
-            return problems.problem(
-                503, "Starting", "the command processor is still loading its partitions", retry_after=1
-            )
-        return JSONResponse({"status": "ready", "backend": settings.backend})
-
+    app.include_router(operations.router)
     return app
 
 
 def app_from_environment() -> FastAPI:
     """The API as configured by the environment: what each process of `serve --workers N` runs."""
+    from infra.observability.logs import configure_logging, set_role
     from infra.runtime.gc_tuning import collect_rarely
-    from infra.settings import load_settings
+    from infra.settings import load_settings, log_format
 
+    # A spawned process starts with logging as Python leaves it; the parent's set-up is not inherited.
+    configure_logging(log_format())
+    set_role("api")
     api = create_app(load_settings())
     collect_rarely()
     return api
@@ -82,10 +77,12 @@ def _embedded_backend(app: FastAPI, settings: Settings) -> Any:
     from infra.embedded.backend import EmbeddedBackend
 
     backend = EmbeddedBackend(settings.data_dir, settings.saga_policy, settings.sagas)
-    app.state.command_bus = backend
+    app.state.command_bus = CountedCommandBus(backend)
     app.state.payment_gateway = backend
     app.state.read_models = backend.read_models
     app.state.saga_operator = backend
+    probe = store_answers(lambda: backend.read_models.position("order_summary"))
+    app.state.readiness = Readiness({"embedded-store": probe})
     return backend
 
 
@@ -107,11 +104,15 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
         await worker.start()
     gateway = KafkaGatewayScript(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s)
     operator = KafkaSagaOperator(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s)
-    app.state.command_bus = bus
+    app.state.command_bus = CountedCommandBus(bus)
     app.state.payment_gateway = gateway
     app.state.saga_operator = operator
     app.state.read_models = read_models
     app.state.worker = worker
+    checks = kafka_backend_checks(settings)
+    if worker:
+        checks["partitions"] = loaded(lambda: worker.ready, "the stream processors are still loading their partitions")
+    app.state.readiness = Readiness(checks)
     try:
         yield
     finally:

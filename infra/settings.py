@@ -24,6 +24,8 @@ class Settings:
     sagas: bool = True  # the fulfilment saga runs in `run` and in a worker's default roles
     saga_policy: SagaPolicy = SagaPolicy()
     api_url: str = "http://127.0.0.1:8000"  # where commands that talk to a running platform (`sagas`) find it
+    metrics_port: int | None = None  # the worker's /livez, /readyz and /metrics listener; None: no listener
+    metrics_host: str = "127.0.0.1"
 
     @property
     def uses_kafka(self) -> bool:
@@ -58,6 +60,8 @@ def load_settings() -> Settings:
         command_timeout_s=float(env.get("STREAMKEEP_COMMAND_TIMEOUT_S", "5")),
         sagas=_switch(env, "STREAMKEEP_SAGAS", True),
         api_url=_http_url(env, "STREAMKEEP_API_URL", "http://127.0.0.1:8000"),
+        metrics_port=_port(env, "STREAMKEEP_METRICS_PORT"),
+        metrics_host=env.get("STREAMKEEP_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
         saga_policy=SagaPolicy(
             payment_timeout_s=_positive_float(env, "STREAMKEEP_PAYMENT_TIMEOUT_S", 30.0),
             reply_timeout_s=_positive_float(env, "STREAMKEEP_SAGA_REPLY_TIMEOUT_S", 5.0),
@@ -65,6 +69,25 @@ def load_settings() -> Settings:
         ),
     )
     return settings
+
+
+def log_format() -> str | None:
+    """STREAMKEEP_LOG_FORMAT (json or console), None when unset: the process then picks by its terminal. Read
+    before the other settings, so that their own errors are logged in the chosen form."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    text = os.environ.get("STREAMKEEP_LOG_FORMAT", "").strip().lower()
+    if text and text not in ("json", "console"):
+        raise SettingsError(f"STREAMKEEP_LOG_FORMAT must be 'json' or 'console', not {text!r}")
+    return text or None
+
+
+def _port(env: os._Environ[str], name: str) -> int | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise SettingsError(f"{name} must be a port number (1-65535), not {text!r}")
+    return int(text)
 
 
 def _switch(env: os._Environ[str], name: str, default: bool) -> bool:

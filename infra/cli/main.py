@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from infra.cli.errors import CliError
+from infra.observability.logs import configure_logging, set_role
 from infra.registry.deploy import SchemasRefused
 from infra.runtime.gc_tuning import collect_rarely
-from infra.settings import SettingsError, load_settings
+from infra.settings import SettingsError, load_settings, log_format
 
 app = typer.Typer(help="Streamkeep: event-sourced CQRS on Kafka.", no_args_is_help=True, pretty_exceptions_enable=False)
 _state = {"debug": False}
@@ -20,13 +21,8 @@ _state = {"debug": False}
 @app.callback()
 def _options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
     _state["debug"] = debug
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("aiokafka", "faust", "mode", "httpx", "httpx2"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Every logger of every library, in STREAMKEEP_LOG_FORMAT (JSON lines unless stderr is a terminal).
+    configure_logging(log_format(), level=logging.DEBUG if debug else logging.INFO)
 
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -40,12 +36,14 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
     from infra.api import create_app
 
+    set_role("run")
     settings = load_settings()
     codec = _registered_codec(settings) if settings.uses_kafka else None
     platform = create_app(settings, roles=_default_roles(settings) if settings.uses_kafka else (), codec=codec)
     collect_rarely()
-    # No access log: one line per request costs more than the request's own work at load.
-    uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False)
+    # No access log: one line per request costs more than the request's own work at load (the request counts are
+    # in /metrics). log_config=None: uvicorn's lines go through our logging.
+    uvicorn.run(platform, host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 @app.command()
@@ -59,8 +57,7 @@ def serve(
     """The HTTP API only (kafka backend); run `streamkeep worker` beside it."""
     import uvicorn
 
-    from infra.api import create_app
-
+    set_role("api")
     settings = load_settings()
     if not settings.uses_kafka:
         raise CliError(
@@ -68,8 +65,25 @@ def serve(
         )
     codec = _registered_codec(settings)
     if workers > 1:
-        # Each process builds its own app (its own producer, outcome reader and pool); registering again at its
-        # start-up finds every schema in place.
+        _serve_processes(host, port, workers)
+        return
+    from infra.api import create_app
+
+    api = create_app(settings, codec=codec)
+    collect_rarely()
+    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False, log_config=None)
+
+
+def _serve_processes(host: str, port: int, workers: int) -> None:
+    """N API processes on one port. Each builds its own app (its own producer, outcome reader and pool);
+    registering again at its start-up finds every schema in place. They count their metrics in one folder for this
+    run, so a scrape answered by any of them sums all N."""
+    import uvicorn
+
+    from infra.observability.metrics import drop_shared, share_between_processes
+
+    shared = share_between_processes()
+    try:
         uvicorn.run(
             "infra.api:app_from_environment",
             factory=True,
@@ -78,11 +92,10 @@ def serve(
             workers=workers,
             log_level="info",
             access_log=False,
+            log_config=None,
         )
-        return
-    api = create_app(settings, codec=codec)
-    collect_rarely()
-    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
+    finally:
+        drop_shared(shared)
 
 
 def _registered_codec(settings):  # type: ignore[no-untyped-def]
@@ -102,6 +115,14 @@ def worker(
             "STREAMKEEP_SAGAS=off)."
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve /livez, /readyz and /metrics on this port (default: STREAMKEEP_METRICS_PORT; unset: none).",
+        ),
+    ] = None,
 ) -> None:
     """The stream processors only (kafka backend); several workers share the partitions."""
     from infra.worker import ROLES
@@ -113,8 +134,9 @@ def worker(
         raise CliError(f"unknown role {', '.join(unknown) or '(none)'}; choose from {', '.join(ROLES)}")
     if not settings.uses_kafka:
         raise CliError("worker needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
+    set_role(f"worker:{','.join(roles)}")
     collect_rarely()
-    asyncio.run(_run_worker(settings, roles))
+    asyncio.run(_run_worker(settings, roles, metrics_port or settings.metrics_port))
 
 
 def _default_roles(settings):  # type: ignore[no-untyped-def]
@@ -123,21 +145,50 @@ def _default_roles(settings):  # type: ignore[no-untyped-def]
     return tuple(r for r in ROLES if settings.sagas or r != "sagas")
 
 
-async def _run_worker(settings, roles: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+async def _run_worker(settings, roles: tuple[str, ...], metrics_port: int | None) -> None:  # type: ignore[no-untyped-def]
     from infra.bootstrap import connect_kafka_backend
     from infra.worker import Worker
 
-    codec, read_models = await connect_kafka_backend(settings)
-    processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    await processors.start()
-    logging.getLogger(__name__).info("worker running: %s", ", ".join(roles))
-    await stopping.wait()
-    await processors.stop()
-    await read_models.close()
+    started: list[Worker] = []
+    # The listener comes first: /livez answers, and /readyz says why not ready, while topics, schemas and the
+    # partitions are still being set up.
+    listener = await _operations_listener(settings, roles, metrics_port, started)
+    try:
+        codec, read_models = await connect_kafka_backend(settings)
+        processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
+        await processors.start()
+        started.append(processors)
+        logging.getLogger(__name__).info("worker running: %s", ", ".join(roles))
+        await stopping.wait()
+        await processors.stop()
+        await read_models.close()
+    finally:
+        if listener is not None:
+            await listener.stop()
+
+
+async def _operations_listener(settings, roles: tuple[str, ...], port: int | None, started: list):  # type: ignore[no-untyped-def]
+    """The worker's /livez, /readyz and /metrics on `port`, or None without one."""
+    from infra.http.operations_listener import ListenerFailed, OperationsListener
+    from infra.observability.checks import Readiness, kafka_backend_checks, loaded
+
+    if port is None:
+        return None
+    # Only the projections write to PostgreSQL; the other roles never touch it after start-up.
+    checks = kafka_backend_checks(settings, postgres="projections" in roles)
+    checks["partitions"] = loaded(
+        lambda: bool(started) and started[0].ready, "the stream processors are starting or loading their partitions"
+    )
+    listener = OperationsListener(Readiness(checks), settings.metrics_host, port)
+    try:
+        await listener.start()
+    except ListenerFailed as error:
+        raise CliError(str(error)) from None
+    return listener
 
 
 def _mount_subcommands() -> None:

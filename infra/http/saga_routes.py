@@ -1,5 +1,6 @@
 """`POST /v1/sagas/{id}/retry|abort`: an operator's action on one instance, checked against its row, then sent."""
 
+import logging
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
@@ -9,6 +10,8 @@ from pydantic import BaseModel, Field
 from projections.saga_queries import saga_row
 from sagas.fulfilment import refusal_for
 from sagas.inbox import ABORT, RETRY
+
+log = logging.getLogger(__name__)
 
 
 class SagaOperator(Protocol):
@@ -45,5 +48,8 @@ async def _operate(request: Request, saga_id: UUID, action: str, body: OperatorR
         detail = {"title": f"Cannot {action} this saga now", "detail": refusal, "saga_status": row["status"]}
         raise HTTPException(status.HTTP_409_CONFLICT, detail=detail)
     operator: SagaOperator = request.app.state.saga_operator
-    await operator.operate_saga(saga_id, action, (body or OperatorRequestBody()).by)
+    by = (body or OperatorRequestBody()).by
+    # An operator's action is worth a line of its own: the audit trail outside the saga's history.
+    log.info("%s asked to %s saga %s", by, action, saga_id, extra={"saga_id": str(saga_id), "by": by})
+    await operator.operate_saga(saga_id, action, by)
     return {"saga_id": str(saga_id), "action": action, "accepted": True}

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+import psycopg
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from infra.avro.codec import AvroCodec, UndecodableMessage
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 APP_ID = "streamkeep-projections"
 BATCH_SIZE = 1000
 BATCH_WITHIN_S = 0.05
+RETRY_MAX_S = 5.0  # the longest wait between two tries of a batch PostgreSQL did not take
 PROJECTED_CONTEXTS = tuple(sorted({projection.CONTEXT for projection in PROJECTIONS.values()}))
 
 
@@ -107,9 +109,27 @@ def _add_agent(
             batch = [_positioned(codec, m) for m in messages]
             raw = {(m.topic, m.partition, m.offset): (m.key, m.value) for m in messages}
 
-            await read_models.apply_batch(targets, batch, _sender(dead_letters, raw))
+            apply = functools.partial(read_models.apply_batch, targets, batch, _sender(dead_letters, raw))
+            await _until_taken(apply, messages[0].topic)
 
     app.agent(topic, name=f"project-{context}-events")(project)
+
+
+async def _until_taken(apply: Callable[[], Awaitable[Any]], topic: str) -> None:
+    """Apply a batch, trying again while PostgreSQL is away. Given up, the batch would be lost to this worker (Faust
+    restarts a crashed agent at the next batch) and the checkpoint would pass it with the batches after it; tried
+    again, it is applied once (rows and checkpoint commit together, so a retry of a batch that did commit skips)."""
+    delay = 0.1
+    while True:
+        try:
+            await apply()
+            return
+        except psycopg.OperationalError as error:  # connection lost or refused, pool timed out, server shutting down
+            log.warning(
+                "PostgreSQL did not take a batch, trying again in %.1f s: %s", delay, error, extra={"topic": topic}
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
 
 
 def _sender(dead_letters: DeadLetters, raw: dict[tuple[str, int, int], Any]) -> BeforeCommit:
@@ -117,7 +137,8 @@ def _sender(dead_letters: DeadLetters, raw: dict[tuple[str, int, int], Any]) -> 
         # One letter per message, whichever of the context's projections refused it.
         unique = {(p.topic, p.partition, p.offset): (p, reason) for p, reason in reversed(failures)}
         for (topic, partition, offset), (_, reason) in unique.items():
-            log.error("dead-lettered %s/%s@%s: %s", topic, partition, offset, reason)
+            at = {"topic": topic, "partition": partition, "offset": offset}
+            log.error("dead-lettered %s/%s@%s: %s", topic, partition, offset, reason, extra=at)
         await asyncio.to_thread(dead_letters.send, list(unique.values()), raw)
 
     return send

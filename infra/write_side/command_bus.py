@@ -40,6 +40,8 @@ class KafkaCommandBus:
                 # Only failures are reported: nothing is done with a successful delivery, and a report per
                 # command would wake the delivery thread and take the GIL once per command.
                 "delivery.report.only.error": True,
+                # librdkafka's own lines through our logging (served by the polling threads), not raw to stderr.
+                "logger": log,
             }
         )
         self._outcomes = Consumer(
@@ -51,6 +53,7 @@ class KafkaCommandBus:
                 # The broker answers a fetch as soon as an outcome is committed; this only bounds an idle wait.
                 # At 10 ms an idle API cost the broker about 10% of a core in empty fetches (docs/benchmarks.md).
                 "fetch.wait.max.ms": 500,
+                "logger": log,
             }
         )
         self._threads: list[threading.Thread] = []

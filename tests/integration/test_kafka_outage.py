@@ -1,9 +1,6 @@
 """When Kafka cannot be reached, commands get 503 with Retry-After (never a 500) and the API stays up."""
 
-import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -12,6 +9,7 @@ import pytest
 from infra.local import kafka as local_kafka
 from infra.local.process import Settings
 from tests.conftest import ORDER
+from tests.integration import own_services
 from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
 
 pytestmark = pytest.mark.kafka
@@ -20,19 +18,8 @@ pytestmark = pytest.mark.kafka
 @pytest.fixture
 def own_kafka(infra_env: dict[str, str], tmp_path: Path) -> Iterator[Settings]:
     """A second, throwaway broker this test may stop, beside the shared one (registry and PostgreSQL are shared)."""
-    shared = Settings.from_env()
-    if not local_kafka.libs_dir(shared).exists():
-        pytest.skip("the local launcher's Kafka jars are not here (services came from elsewhere)")
-    port = free_port()
-    own = replace(shared, cache_dir=tmp_path / "cache", kafka_port=port, controller_port=free_port())
-    local_kafka.home(own).mkdir(parents=True)
-    os.symlink(local_kafka.libs_dir(shared), local_kafka.libs_dir(own))  # the jars, not another download
-    local_kafka.wait_ready(own, local_kafka.start(own))
-    try:
+    with own_services.own_kafka(tmp_path) as own:
         yield own
-    finally:
-        local_kafka.stop(own)
-        shutil.rmtree(own.cache_dir, ignore_errors=True)
 
 
 def test_commands_get_503_with_retry_after_while_kafka_is_down(
@@ -57,6 +44,9 @@ def test_commands_get_503_with_retry_after_while_kafka_is_down(
         assert refused.headers["content-type"] == "application/problem+json"
         assert int(refused.headers["retry-after"]) > 0
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{url}/livez", timeout=5).status_code == 200
+        not_ready = httpx.get(f"{url}/readyz", timeout=10)
+        assert not_ready.status_code == 503 and "kafka" in not_ready.json()["failing"], not_ready.text
 
         # The same processes, untouched, take commands again once Kafka is back.
         local_kafka.wait_ready(own_kafka, local_kafka.start(own_kafka))

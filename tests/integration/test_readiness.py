@@ -1,0 +1,77 @@
+"""/readyz of `serve` and of a worker turn 503 naming PostgreSQL while it is down, and 200 again once it is back."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.local import kafka as local_kafka
+from infra.local import postgres as local_postgres
+from infra.local.process import Settings
+from tests.conftest import ORDER
+from tests.integration import own_services
+from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
+
+pytestmark = pytest.mark.kafka
+CHECKS_ANSWER_WITHIN_S = 5.0  # the checks time out after 2 s each, run together
+
+
+@pytest.fixture
+def own_stack(infra_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict[str, str], Settings]]:
+    """Kafka and PostgreSQL of this test's own, so stopping PostgreSQL disturbs no other test and the worker's
+    projections start from an empty history; the registry is the shared one."""
+    with own_services.own_kafka(tmp_path) as kafka, own_services.own_postgres(tmp_path) as postgres:
+        env = {
+            **infra_env,
+            "KAFKA_BOOTSTRAP_SERVERS": local_kafka.url(kafka),
+            "DATABASE_URL": local_postgres.url(postgres),
+        }
+        yield env, postgres
+
+
+def test_readyz_names_postgresql_while_it_is_down_and_recovers_after_a_restart(
+    own_stack: tuple[dict[str, str], Settings], tmp_path: Path
+) -> None:
+    env, postgres = own_stack
+    api_port, worker_port = free_port(), free_port()
+    worker = StreamkeepProcess(["worker", "--metrics-port", str(worker_port)], env, tmp_path / "worker.log").start()
+    api = StreamkeepProcess(["serve", "--port", str(api_port)], env, tmp_path / "api.log").start()
+    api_url = f"http://127.0.0.1:{api_port}"
+    readyz = {"serve": f"{api_url}/readyz", "worker": f"http://127.0.0.1:{worker_port}/readyz"}
+    try:
+        for url in readyz.values():
+            wait_ready(url.removesuffix("/readyz"), timeout_s=120)
+
+        local_postgres.stop(postgres)
+        for name, url in readyz.items():
+            refusal = wait_for(lambda url=url: _refused(url), 30, f"{name}'s /readyz to turn 503")
+            assert refusal.headers["content-type"] == "application/problem+json", name
+            assert int(refusal.headers["retry-after"]) > 0, name
+            body = refusal.json()
+            assert body["failing"] == ["postgresql"], (name, body)
+            assert "postgresql" in body["detail"], (name, body)
+            started = time.monotonic()
+            assert httpx.get(url, timeout=30).status_code == 503
+            assert time.monotonic() - started < CHECKS_ANSWER_WITHIN_S, f"{name}'s /readyz hung"
+            assert httpx.get(url.replace("/readyz", "/livez"), timeout=5).status_code == 200, name
+
+        # Commands need no PostgreSQL; the projection of this one waits for it, and must not lose it.
+        placed = httpx.post(f"{api_url}/v1/orders", json=ORDER, timeout=30)
+        assert placed.status_code == 201, placed.text
+        wait_for(lambda: "PostgreSQL did not take a batch" in worker.log_path.read_text(), 60, "a projection retry")
+
+        own_services.start_postgres(postgres)
+        for name, url in readyz.items():
+            wait_for(lambda url=url: httpx.get(url, timeout=10).status_code == 200, 60, f"{name}'s /readyz to be 200")
+        order = f"{api_url}/v1/orders/{placed.json()['order_id']}"
+        wait_for(lambda: httpx.get(order, timeout=10).status_code == 200, 60, "the order placed meanwhile projected")
+    finally:
+        api.stop()
+        worker.stop()
+
+
+def _refused(url: str) -> httpx.Response | None:
+    answer = httpx.get(url, timeout=30)
+    return answer if answer.status_code == 503 else None
