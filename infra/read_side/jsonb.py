@@ -20,12 +20,3 @@ def use_fast_jsonb() -> None:
     """Make `dumps` psycopg's default for json and jsonb in this process: the standard library's took a quarter of
     a rebuild's batch write (order lines)."""
     set_json_dumps(dumps)
-
-
-def rows_json(rows: Any) -> bytes | str:
-    """Read-model rows as JSON for PostgreSQL to make rows of (ids, times and dates as text, which it parses by the
-    column's type); the standard library for what orjson refuses, as in `dumps`."""
-    try:
-        return orjson.dumps(rows, default=str)
-    except orjson.JSONEncodeError:
-        return json.dumps(rows, default=str)

@@ -4,7 +4,7 @@ The caller owns the transaction: the worker, a rebuild and `replay --into` all c
 status together, so a crash or a redelivery never applies an event twice and never skips one.
 """
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from types import ModuleType
@@ -12,9 +12,8 @@ from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection, DataError, IntegrityError
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
-from infra.read_side.jsonb import rows_json, use_fast_jsonb
+from infra.read_side.jsonb import use_fast_jsonb
 
 use_fast_jsonb()
 
@@ -47,20 +46,16 @@ CREATE TABLE IF NOT EXISTS projection_status (
 )
 """
 
-# Every checkpoint and status a batch moves, in one statement (a batch's statements are the live path's cost).
-# The data-modifying WITH runs whether or not the rest reads it.
-SAVE_BOOKKEEPING = """
-WITH checkpoints AS (
-    INSERT INTO projection_checkpoints AS c (projection, topic, partition, "offset", command_offset)
-    SELECT * FROM unnest(%(cp_names)s::text[], %(cp_topics)s::text[], %(cp_partitions)s::integer[],
-        %(cp_offsets)s::bigint[], %(cp_commands)s::bigint[])
-    ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = EXCLUDED."offset",
-        command_offset = GREATEST(c.command_offset, EXCLUDED.command_offset)
-)
+SAVE_CHECKPOINT = """
+INSERT INTO projection_checkpoints AS c (projection, topic, partition, "offset", command_offset)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (projection, topic, partition) DO UPDATE SET "offset" = EXCLUDED."offset",
+    command_offset = GREATEST(c.command_offset, EXCLUDED.command_offset)
+"""
+
+SAVE_STATUS = """
 INSERT INTO projection_status AS s (projection, events, dead_letters, last_error, last_error_at, updated_at)
-SELECT name, events, dead, error, CASE WHEN error IS NULL THEN NULL ELSE now() END, now()
-FROM unnest(%(names)s::text[], %(events)s::bigint[], %(dead)s::bigint[], %(errors)s::text[])
-    AS t(name, events, dead, error)
+VALUES (%(name)s, %(events)s, %(dead)s, %(error)s, CASE WHEN %(error)s::text IS NULL THEN NULL ELSE now() END, now())
 ON CONFLICT (projection) DO UPDATE SET events = s.events + EXCLUDED.events,
     dead_letters = s.dead_letters + EXCLUDED.dead_letters,
     last_error = COALESCE(EXCLUDED.last_error, s.last_error),
@@ -147,6 +142,8 @@ async def _isolate_refused(
 
 
 async def _apply(conn: AsyncConnection[Any], target: Target, batch: Sequence[PositionedEvent]) -> Applied:
+    projection = target.projection
+    cursor = conn.cursor()
     if target.exclusive:
         # A rebuild's processes each write their own partitions: they take turns per partition, not per table.
         for topic, partition in sorted({(p.topic, p.partition) for p in batch}):
@@ -154,57 +151,9 @@ async def _apply(conn: AsyncConnection[Any], target: Target, batch: Sequence[Pos
     else:
         await lock_checkpoint(conn, target.checkpoint)
     done = await checkpoints(conn, target.checkpoint)
-    applied = await _apply_rows(conn, target, batch, done)
-    if applied is None:
-        return Applied()
-    await _save_bookkeeping(conn, [applied])
-    return applied.applied
-
-
-async def apply_to_live(
-    conn: AsyncConnection[Any], targets: Sequence[Target], batch: Sequence[PositionedEvent]
-) -> dict[str, Applied]:
-    """Apply a batch to several live targets in the caller's transaction, in a few statements: every checkpoint
-    locked in one, read in one, and saved in one, and no savepoints. A refusal of rows (`REFUSED_ROWS`) spoils the
-    transaction: the caller rolls it back and applies the batch with `apply_batch`, target by target, which
-    isolates the refused event. The worker's batches are small and many, so statements per batch are its cost."""
-    names = [target.checkpoint for target in targets]
-    # In the targets' order, as the per-target path takes them: unnest yields the names in array order.
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(%s, hashtext(name)) FROM unnest(%s::text[]) AS name", (CHECKPOINT_LOCK, names)
-    )
-    done = await checkpoints_of(conn, names)
-    results, written = {}, []
-    for target in targets:
-        applied = await _apply_rows(conn, target, batch, done.get(target.checkpoint, {}), upsert_rows)
-        results[target.checkpoint] = applied.applied if applied is not None else Applied()
-        if applied is not None:
-            written.append(applied)
-    await _save_bookkeeping(conn, written)
-    return results
-
-
-@dataclass
-class _Written:
-    """What a batch did to one target, and the bookkeeping rows it owes: checkpoints and status."""
-
-    applied: Applied
-    checkpoints: list[tuple[str, str, int, int, int]]
-    status: dict[str, Any]
-
-
-async def _apply_rows(
-    conn: AsyncConnection[Any],
-    target: Target,
-    batch: Sequence[PositionedEvent],
-    done: dict[tuple[str, int], int],
-    write: "RowWriter | None" = None,
-) -> _Written | None:
-    """Apply the events past `done` to the target's rows and write the rows; None when nothing was past it."""
-    projection = target.projection
     fresh = _past(done, batch)
     if not fresh:
-        return None
+        return Applied()
     applied = Applied(events=len(fresh))
     keyed = []
     for positioned in fresh:
@@ -230,43 +179,21 @@ async def _apply_rows(
             rows[row_key] = row
             changed.add(row_key)
     if changed:
-        if write is None:
-            await write_rows(conn, target, [rows[k] for k in changed], stored)
-        else:
-            await write(conn, target, [rows[k] for k in changed])
+        await write_rows(conn, target, [rows[k] for k in changed], stored)
     ends: dict[tuple[str, int], tuple[int, int]] = {}
     for positioned in fresh:  # in offset order per partition (see _past)
         where = (positioned.topic, positioned.partition)
         commanded = max(positioned.command_offset, ends.get(where, (-1, -1))[1])
         ends[where] = (positioned.offset, commanded)
+    await cursor.executemany(
+        SAVE_CHECKPOINT, [(target.checkpoint, t, p, o, c) for (t, p), (o, c) in sorted(ends.items())]
+    )
     last_error = applied.failures[-1][1] if applied.failures else None
-    return _Written(
-        applied,
-        [(target.checkpoint, t, p, o, c) for (t, p), (o, c) in sorted(ends.items())],
+    await cursor.execute(
+        SAVE_STATUS,
         {"name": target.checkpoint, "events": applied.events, "dead": len(applied.failures), "error": last_error},
     )
-
-
-async def _save_bookkeeping(conn: AsyncConnection[Any], written: list[_Written]) -> None:
-    if not written:
-        return
-    # Every batch that applied anything moved at least one partition's checkpoint: the columns are never empty.
-    rows = [row for w in written for row in w.checkpoints]
-    names, topics, partitions, offsets, commands = (list(column) for column in zip(*rows, strict=True))
-    await conn.execute(
-        SAVE_BOOKKEEPING,
-        {
-            "cp_names": names,
-            "cp_topics": topics,
-            "cp_partitions": partitions,
-            "cp_offsets": offsets,
-            "cp_commands": commands,
-            "names": [w.status["name"] for w in written],
-            "events": [w.status["events"] for w in written],
-            "dead": [w.status["dead"] for w in written],
-            "errors": [w.status["error"] for w in written],
-        },
-    )
+    return applied
 
 
 def _keys_to_look_up(target: Target, keyed: list[tuple[Any, PositionedEvent]]) -> set[Any]:
@@ -343,21 +270,6 @@ async def write_rows(
     await conn.execute(f"DELETE FROM {staged}")
 
 
-RowWriter = Callable[[AsyncConnection[Any], Target, list[dict[str, Any]]], Awaitable[None]]
-
-
-async def upsert_rows(conn: AsyncConnection[Any], target: Target, rows: list[dict[str, Any]]) -> None:
-    """The rows merged by the projection's upsert in one statement: sent as one JSON array, which PostgreSQL turns
-    into rows of the table's type (`jsonb_populate_recordset`), instead of a staging table's create, COPY and
-    delete. For the live path's small batches; a rebuild's big ones go by binary COPY (`write_rows`)."""
-    if not rows:
-        return
-    key = target.projection.KEY
-    rows = sorted(rows, key=lambda row: str(row[key]))  # one lock order for concurrent writers, as in write_rows
-    staged = f"jsonb_populate_recordset(NULL::{target.table}, %s::jsonb) AS staged"
-    await conn.execute(target.projection.upsert_sql(target.table, staged), (Jsonb(rows, dumps=rows_json),))
-
-
 async def _copy_rows(
     conn: AsyncConnection[Any], table: str, columns: Sequence[str], rows: list[dict[str, Any]]
 ) -> None:
@@ -399,17 +311,6 @@ async def checkpoints(conn: AsyncConnection[Any], name: str) -> dict[tuple[str, 
         'SELECT topic, partition, "offset" FROM projection_checkpoints WHERE projection = %s', (name,)
     )
     return {(t, p): o for t, p, o in await cursor.fetchall()}
-
-
-async def checkpoints_of(conn: AsyncConnection[Any], names: list[str]) -> dict[str, dict[tuple[str, int], int]]:
-    cursor = await conn.execute(
-        'SELECT projection, topic, partition, "offset" FROM projection_checkpoints WHERE projection = ANY(%s)',
-        (names,),
-    )
-    done: dict[str, dict[tuple[str, int], int]] = {}
-    for name, topic, partition, offset in await cursor.fetchall():
-        done.setdefault(name, {})[(topic, partition)] = offset
-    return done
 
 
 async def passed_positions(conn: AsyncConnection[Any], name: str) -> dict[tuple[str, int], int]:

@@ -11,12 +11,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from infra.read_side.point_reads import Fetch, PointReads
 from infra.read_side.projection_writer import (
-    REFUSED_ROWS,
     Applied,
     PositionedEvent,
     Target,
     apply_batch,
-    apply_to_live,
     create_bookkeeping,
     create_tables,
     passed_positions,
@@ -130,22 +128,9 @@ class PostgresReadModels:
         self, targets: Sequence[Target], batch: Sequence[PositionedEvent], before_commit: BeforeCommit | None = None
     ) -> dict[str, Applied]:
         """Apply the batch to every target, and move their checkpoints, in one transaction."""
-        async with self._pool.connection() as conn:
-            try:
-                async with conn.transaction():
-                    results = await apply_to_live(conn, targets, batch)
-                    await _before_commit(results, before_commit)
-                return results
-            except REFUSED_ROWS:
-                pass
-            # PostgreSQL refused a row: again, target by target, each in a savepoint that isolates the refused event.
-            async with conn.transaction():
-                results = {target.checkpoint: await apply_batch(conn, target, batch) for target in targets}
-                await _before_commit(results, before_commit)
-            return results
-
-
-async def _before_commit(results: dict[str, Applied], before_commit: BeforeCommit | None) -> None:
-    failures = [failure for applied in results.values() for failure in applied.failures]
-    if failures and before_commit is not None:
-        await before_commit(failures)
+        async with self._pool.connection() as conn, conn.transaction():
+            results = {target.checkpoint: await apply_batch(conn, target, batch) for target in targets}
+            failures = [failure for applied in results.values() for failure in applied.failures]
+            if failures and before_commit is not None:
+                await before_commit(failures)
+        return results
