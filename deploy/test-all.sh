@@ -18,6 +18,9 @@ if [ -n "${CI:-}" ]; then
   trap '.venv/bin/streamkeep infra down >&2 || true' EXIT
 fi
 eval "$(.venv/bin/streamkeep infra up)"
-.venv/bin/python -m pytest "$@"
+# The suite takes about 13 minutes here. Past 75, pytest is interrupted (SIGINT), so it still prints where it was
+# and what failed, well before CI's 90-minute limit ends the run without a word. Each test has its own limit too
+# (pyproject.toml), and ten failures end the run: a broken stack would make every later test wait out its own.
+timeout --signal=INT --kill-after=60 75m .venv/bin/python -m pytest --maxfail=10 "$@"
 # The test topics now hold events: every local schema must read them, and the registry's versions.
 .venv/bin/streamkeep schemas check

@@ -47,8 +47,11 @@ class _CommittedReadsConsumer(faust_aiokafka.Consumer):
         positions = await self.app.resume_positions(self.assignment())
         for tp, offset in sorted(positions.items()):
             log.info("projections resume %s/%s at offset %s (group had %s)", *tp, offset, committed.get(tp))
-            self._thread.seek(tp, offset)
             committed[tp] = offset
+        # Seek in the consumer's own thread. aiokafka's fetcher is not thread-safe: a seek from this loop (as
+        # Faust's own `_seek` does) raced its fetched_records, whose KeyError crashed the fetcher and stopped the
+        # worker, commands and all, when a second projections worker joined or left.
+        await self.seek_wait(positions)
         return committed
 
 

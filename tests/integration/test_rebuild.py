@@ -22,6 +22,7 @@ from tests.platform import StreamkeepProcess, run_cli, wait_for
 pytestmark = pytest.mark.kafka
 
 COMMANDS = 3000
+LOAD_WITHIN_S = 240  # about 30 s here; a command side that stopped answering ends the load, not the CI run
 SKUS = [f"SKU-L-{i}" for i in range(12)]
 _ORDER = {
     "customer_id": "6f1c1f5e-6a7e-4a53-9a44-0f8f6f0b8a11",
@@ -48,8 +49,8 @@ def _caught_up(env: dict[str, str]) -> list[dict]:
     )
 
 
-def _command(client: httpx.Client, customers: list[str], placed: list[str]) -> None:
-    """One random command, retried through 503s as a client would."""
+def _command(client: httpx.Client, customers: list[str], placed: list[str], deadline: float) -> None:
+    """One random command, retried through 503s as a client would, until the load's deadline."""
     roll = random.random()
     if roll < 0.6 or not placed:
         sku = random.choice(SKUS)
@@ -64,6 +65,8 @@ def _command(client: httpx.Client, customers: list[str], placed: list[str]) -> N
     else:
         request = (f"/v1/inventory/{random.choice(SKUS)}/restock", {"quantity": random.randint(1, 50)}, {})
     for _ in range(20):
+        if time.monotonic() > deadline:
+            return
         response = client.post(request[0], json=request[1], headers=request[2], timeout=15)
         if response.status_code != 503:
             break
@@ -76,11 +79,12 @@ def _load(base_url: str, worker: StreamkeepProcess) -> list[str]:
     customers = [str(uuid.uuid4()) for _ in range(40)]
     placed: list[str] = []
     done = threading.Event()
+    deadline = time.monotonic() + LOAD_WITHIN_S
 
     def client_loop(share: int) -> None:
         with httpx.Client(base_url=base_url) as client:
             for _ in range(share):
-                _command(client, customers, placed)
+                _command(client, customers, placed, deadline)
 
     def killer() -> None:
         # kill -9 the second projection worker twice while commands flow, starting it again each time.
@@ -121,7 +125,7 @@ def test_after_a_load_with_kill_9_every_rebuild_equals_the_live_model_and_querie
     second = StreamkeepProcess(["worker", "--role", "projections"], env, tmp_path / "projections.log").start()
     try:
         placed = _load(kafka_platform["base_url"], second)
-        assert len(placed) > COMMANDS // 3
+        assert len(placed) > COMMANDS // 3, f"{len(placed)} orders placed within {LOAD_WITHIN_S} s"
         _caught_up(env)
     finally:
         second.stop()
