@@ -200,11 +200,13 @@ def _mount_subcommands() -> None:
     from infra.cli.replay import replay
     from infra.cli.sagas import sagas_app
     from infra.cli.schemas import schemas_app
+    from infra.cli.trace import trace
 
     app.add_typer(infra_app, name="infra", help="Local Kafka, schema registry and PostgreSQL, without Docker.")
     app.command()(replay)
     app.command()(projections)
     app.command()(rebuild)
+    app.command()(trace)
     # Groups that live outside infra (`bench`) come in through the "streamkeep.cli" entry points of the installed
     # package, so infra never imports them.
     for group in entry_points(group="streamkeep.cli"):
