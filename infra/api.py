@@ -13,7 +13,7 @@ from infra.http.body_limit import BodyLimit
 from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
-from infra.observability import metrics
+from infra.observability import metrics, tracing
 from infra.observability.checks import Readiness, kafka_backend_checks, loaded, store_answers
 from infra.observability.command_outcomes import CountedCommandBus
 from infra.settings import Settings
@@ -56,6 +56,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     app.include_router(saga_action_router)
     app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir))
     app.include_router(operations.router)
+    tracing.instrument_app(app)
     return app
 
 
@@ -68,6 +69,7 @@ def app_from_environment() -> FastAPI:
     # A spawned process starts with logging as Python leaves it; the parent's set-up is not inherited.
     configure_logging(log_format())
     set_role("api")
+    tracing.configure_tracing("api")
     api = create_app(load_settings())
     collect_rarely()
     return api

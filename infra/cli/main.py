@@ -10,6 +10,7 @@ import typer
 
 from infra.cli.errors import CliError
 from infra.observability.logs import configure_logging, set_role
+from infra.observability.tracing import configure_tracing
 from infra.registry.deploy import SchemasRefused
 from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import SettingsError, load_settings, log_format
@@ -37,6 +38,7 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     from infra.api import create_app
 
     set_role("run")
+    configure_tracing("run")
     settings = load_settings()
     codec = _registered_codec(settings) if settings.uses_kafka else None
     platform = create_app(settings, roles=_default_roles(settings) if settings.uses_kafka else (), codec=codec)
@@ -58,6 +60,7 @@ def serve(
     import uvicorn
 
     set_role("api")
+    configure_tracing("api")
     settings = load_settings()
     if not settings.uses_kafka:
         raise CliError(
@@ -135,6 +138,7 @@ def worker(
     if not settings.uses_kafka:
         raise CliError("worker needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
     set_role(f"worker:{','.join(roles)}")
+    configure_tracing(f"worker:{','.join(roles)}")
     collect_rarely()
     asyncio.run(_run_worker(settings, roles, metrics_port or settings.metrics_port))
 

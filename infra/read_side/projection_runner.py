@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from infra.avro.codec import AvroCodec, UndecodableMessage
 from infra.avro.saga_mapping import record_to_projected
 from infra.kafka.event_headers import command_offset_of
 from infra.kafka.topics import events_topic
+from infra.observability import tracing
 from infra.read_side.dead_letters import DeadLetters
 from infra.read_side.projection_writer import PositionedEvent, Target
 from infra.read_side.read_models import BeforeCommit, PostgresReadModels
@@ -108,12 +110,14 @@ def _add_agent(
 
     async def project(stream: Any) -> None:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+            started_ns = time.time_ns()
             messages = [e.message for e in events]
             batch = [_positioned(codec, m) for m in messages]
             raw = {(m.topic, m.partition, m.offset): (m.key, m.value) for m in messages}
 
             apply = functools.partial(read_models.apply_batch, targets, batch, _sender(dead_letters, raw))
             await _until_taken(apply, messages[0].topic)
+            tracing.record_batch(messages[0].topic, APP_ID, (m.headers for m in messages), started_ns, len(messages))
 
     app.agent(topic, name=f"project-{context}-events")(project)
 

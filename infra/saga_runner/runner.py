@@ -15,6 +15,7 @@ from infra.avro.saga_mapping import saga_event_to_record
 from infra.kafka.event_stream import watermarks
 from infra.kafka.topics import commands_topic, saga_events_topic, saga_replies_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
+from infra.observability import tracing
 from infra.saga_runner.inbox import ORDER_EVENTS_TOPIC, Inbox
 from infra.saga_runner.instances import Instances, load_instances
 from sagas.fulfilment import FulfilmentSaga
@@ -103,7 +104,15 @@ class SagaRunner(TransactionalLoop):
             for message in messages:
                 self._positions[(message.topic(), message.partition())] = message.offset() + 1
                 incoming = self._inbox.incoming(message, now)
-                if incoming is not None:
+                if incoming is None:
+                    continue
+                if tracing.enabled():
+                    # The step is a child of whatever sent the message: the order's request, a command's decision.
+                    with tracing.processing(
+                        message, f"{GROUP_ID}-{self._saga.saga_type}", _step_name(self._saga, incoming)
+                    ):
+                        self._handle(message.partition(), incoming)
+                else:
                     self._handle(message.partition(), incoming)
             for partition, saga_id in due:
                 self._handle(partition, Incoming(saga_id, uuid4(), now, TimerFired()))  # type: ignore[arg-type]
@@ -122,19 +131,23 @@ class SagaRunner(TransactionalLoop):
         handled = handle(self._saga, instances.get(incoming.saga_id), incoming, self._policy)
         if handled.state is None or not handled.records:
             return
-        key = str(incoming.saga_id).encode()
+        key, trace = str(incoming.saga_id).encode(), tracing.kafka_headers()
         for record in handled.records:
             name, value = saga_event_to_record(record)
             self._producer.produce(
-                saga_events_topic(), key=key, value=self._codec.encode(name, value), partition=partition
+                saga_events_topic(),
+                key=key,
+                value=self._codec.encode(name, value),
+                partition=partition,
+                headers=trace or None,
             )
         for out in handled.outgoing:
             name, value = command_to_record(out.command, replace(out.envelope, reply_to=saga_replies_topic()))
-            self._producer.produce(
-                commands_topic(out.command.context),
-                key=str(out.command.aggregate_id).encode(),
-                value=self._codec.encode(name, value),
-            )
+            topic, command_key = commands_topic(out.command.context), str(out.command.aggregate_id).encode()
+            with tracing.sending(topic, command_key) as headers:
+                self._producer.produce(
+                    topic, key=command_key, value=self._codec.encode(name, value), headers=headers or None
+                )
         # Ahead of the commit: an aborted transaction reloads the partitions from Kafka (see _rewind).
         instances.put(handled.state)
 
@@ -154,3 +167,8 @@ class SagaRunner(TransactionalLoop):
         self._instances = load_instances(self._bootstrap, self._codec, sorted({tp.partition for tp in starts}))
         for tp in starts:
             self._consumer.seek(tp)
+
+
+def _step_name(saga: SagaDefinition, incoming: Incoming) -> str:
+    """A saga step's span name: the saga type and what it handles (`saga fulfilment Reply`), low in cardinality."""
+    return f"saga {saga.saga_type} {type(incoming.body).__name__}"

@@ -15,6 +15,7 @@ from infra.avro.codec import AvroCodec, UndecodableMessage
 from infra.avro.message_mapping import command_to_record, record_to_outcome
 from infra.kafka.event_stream import watermarks
 from infra.kafka.topics import commands_topic, outcomes_topic
+from infra.observability import tracing
 
 log = logging.getLogger(__name__)
 STARTUP_RETRY_S = 30.0
@@ -78,13 +79,16 @@ class KafkaCommandBus:
         self._waiting.setdefault(envelope.command_id, []).append(waiter)
         try:
             name, record = command_to_record(command, envelope)
+            topic, key = commands_topic(command.context), str(command.aggregate_id).encode()
             try:
-                self._producer.produce(
-                    commands_topic(command.context),
-                    key=str(command.aggregate_id).encode(),
-                    value=self._codec.encode(name, record),
-                    on_delivery=self._delivered(waiter),
-                )
+                with tracing.sending(topic, key) as headers:
+                    self._producer.produce(
+                        topic,
+                        key=key,
+                        value=self._codec.encode(name, record),
+                        headers=headers or None,
+                        on_delivery=self._delivered(waiter),
+                    )
             except (BufferError, KafkaException) as error:
                 raise CommandBackendUnavailable(f"cannot send the command to Kafka: {error}") from error
             try:

@@ -3,7 +3,7 @@
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,6 +18,7 @@ from infra.avro.message_mapping import OUTCOME, event_to_record, outcome_to_reco
 from infra.kafka.event_headers import event_headers, reply_headers
 from infra.kafka.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic, snapshots_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
+from infra.observability import tracing
 from infra.write_side.gateway_topic import gateway_requests
 from infra.write_side.partition_loader import PartitionState, load_partitions
 from infra.write_side.snapshot_codec import SnapshotCodec
@@ -40,6 +41,7 @@ class Decision:
     replay: bool = False
     command_type: str = ""
     detail: str = ""  # the command's reason, if it has one: what a saga tells its history
+    trace: list[tuple[str, bytes]] = field(default_factory=list)  # the decision's span, for what it produces
 
 
 class CommandProcessor(TransactionalLoop):
@@ -129,6 +131,15 @@ class CommandProcessor(TransactionalLoop):
             self._rewind()
 
     def _decide(self, message: Message) -> Decision | None:
+        if not tracing.enabled():
+            return self._decide_message(message)
+        with tracing.processing(message, f"{GROUP_ID}-{self._context}") as span:
+            decision = self._decide_message(message)
+            if decision is not None:
+                decision.trace = tracing.kafka_headers(span)
+            return decision
+
+    def _decide_message(self, message: Message) -> Decision | None:
         state = self._states[message.partition()]
         try:
             command, envelope = record_to_command(*self._codec.decode(message.value()))
@@ -163,19 +174,11 @@ class CommandProcessor(TransactionalLoop):
         """
         topic = events_topic(self._context)
         for decision in decisions:
-            state = self._states[decision.partition]
-            for event in decision.events:
-                name, record = event_to_record(event, decision.envelope)
-                self._producer.produce(
-                    topic,
-                    key=str(event.originator_id).encode(),
-                    value=self._codec.encode(name, record),
-                    partition=decision.partition,
-                    headers=event_headers(name, decision.command_offset),
-                    on_delivery=_reached(state),
-                )
-            for name, record in gateway_requests(decision.events, decision.envelope):
-                self._producer.produce(GATEWAY_TOPIC, value=self._codec.encode(name, record), partition=0)
+            if decision.trace and decision.events:
+                with tracing.continued(decision.trace, f"send {topic}", topic):
+                    self._produce_events(decision, tracing.kafka_headers())
+            else:
+                self._produce_events(decision, decision.trace)
         # The aggregates as this batch leaves them, in the same transaction as their events.
         changed = {(d.partition, d.outcome.aggregate_id) for d in decisions if d.events}
         for partition, aggregate_id in changed:
@@ -199,6 +202,7 @@ class CommandProcessor(TransactionalLoop):
                 key=str(outcome.aggregate_id).encode(),
                 value=value,
                 partition=decision.partition,
+                headers=decision.trace or None,
             )
             if decision.envelope.reply_to:
                 # Keyed by the saga (the correlation), so it reaches the partition that owns the instance.
@@ -206,8 +210,27 @@ class CommandProcessor(TransactionalLoop):
                     decision.envelope.reply_to,
                     key=str(decision.envelope.correlation_id).encode(),
                     value=value,
-                    headers=reply_headers(decision.command_type, decision.detail),
+                    headers=reply_headers(decision.command_type, decision.detail) + decision.trace,
                 )
+
+    def _produce_events(self, decision: Decision, trace: list[tuple[str, bytes]]) -> None:
+        """A decision's events (each carrying the trace context given, if any) and the gateway requests among
+        them."""
+        topic, state = events_topic(self._context), self._states[decision.partition]
+        for event in decision.events:
+            name, record = event_to_record(event, decision.envelope)
+            self._producer.produce(
+                topic,
+                key=str(event.originator_id).encode(),
+                value=self._codec.encode(name, record),
+                partition=decision.partition,
+                headers=event_headers(name, decision.command_offset) + trace,
+                on_delivery=_reached(state),
+            )
+        for name, record in gateway_requests(decision.events, decision.envelope):
+            self._producer.produce(
+                GATEWAY_TOPIC, value=self._codec.encode(name, record), partition=0, headers=trace or None
+            )
 
     def _forget_expired_answers(self) -> None:
         now = datetime.now(timezone.utc)

@@ -14,6 +14,7 @@ from infra.avro.message_mapping import command_to_record
 from infra.kafka.reader import read_to_end
 from infra.kafka.topics import GATEWAY_TOPIC, commands_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
+from infra.observability import tracing
 from infra.write_side.gateway_topic import REQUESTED, SCRIPTED
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ class GatewayAdapter(TransactionalLoop):
         elif name == REQUESTED:
             answer = script.next_answer(authorisation_code_for(record["payment_id"]))
             if answering:
-                self._send_answer(record, answer)
+                # The answer continues the payment request's trace (the gateway as a step of its own).
+                with tracing.processing(message, GROUP_ID, "payment gateway answer"):
+                    self._send_answer(record, answer)
 
     def _send_answer(self, request: dict, answer: GatewayAnswer) -> None:
         command = answer_command(request["payment_id"], answer)
@@ -130,8 +133,6 @@ class GatewayAdapter(TransactionalLoop):
             request["command_id"], request["requested_at"], request["correlation_id"], reply_to=request.get("reply_to")
         )
         name, record = command_to_record(command, answer_envelope(requested, datetime.now(timezone.utc)))
-        self._producer.produce(
-            commands_topic(command.context),
-            key=str(command.aggregate_id).encode(),
-            value=self._codec.encode(name, record),
-        )
+        topic, key = commands_topic(command.context), str(command.aggregate_id).encode()
+        with tracing.sending(topic, key) as headers:
+            self._producer.produce(topic, key=key, value=self._codec.encode(name, record), headers=headers or None)

@@ -1,0 +1,186 @@
+"""OpenTelemetry tracing, off unless the standard OTEL_* variables ask for it; W3C trace context in Kafka headers."""
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind
+
+# OTel's semantic conventions for messaging (Kafka); the names are the conventions', spelt out once here.
+SYSTEM = "messaging.system"
+DESTINATION = "messaging.destination.name"
+PARTITION = "messaging.destination.partition.id"
+OPERATION_TYPE = "messaging.operation.type"
+OPERATION_NAME = "messaging.operation.name"
+OFFSET = "messaging.kafka.offset"
+MESSAGE_KEY = "messaging.kafka.message.key"
+CONSUMER_GROUP = "messaging.consumer.group.name"
+BATCH_COUNT = "messaging.batch.message_count"
+
+_state: dict[str, Any] = {"tracer": None}
+
+
+def wanted(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """On when an exporter or an OTLP endpoint is named, and the SDK is not disabled: a process that exports
+    nowhere pays nothing, not even for spans that would be dropped."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter:
+        return exporter != "none"
+    return bool(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def configure_tracing(role: str) -> bool:
+    """A tracer provider for this process when tracing is wanted; `service.name` is OTEL_SERVICE_NAME or
+    `streamkeep-<role>`. Returns whether tracing is on."""
+    if _state["tracer"] is not None or not wanted():
+        return enabled()
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    service = os.environ.get("OTEL_SERVICE_NAME") or f"streamkeep-{role.split(':')[0]}"
+    # Resource.create reads OTEL_RESOURCE_ATTRIBUTES too; the exporters read their own OTEL_EXPORTER_* settings.
+    provider = TracerProvider(resource=Resource.create({"service.name": service, "streamkeep.role": role}))
+    for exporter in _exporters():
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _state["tracer"] = trace.get_tracer("streamkeep")
+    return True
+
+
+def _exporters() -> list[Any]:
+    names = [n.strip().lower() for n in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",") if n.strip()]
+    exporters: list[Any] = []
+    for name in names:
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporters.append(OTLPSpanExporter())
+        elif name == "console":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            exporters.append(ConsoleSpanExporter())
+    return exporters
+
+
+def enabled() -> bool:
+    return _state["tracer"] is not None
+
+
+def instrument_app(app: Any) -> None:
+    """The HTTP server span of every request (FastAPI's OTel instrumentation), when tracing is on."""
+    if enabled():
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,healthz,metrics")
+
+
+def kafka_headers(span: Span | None = None) -> list[tuple[str, bytes]]:
+    """`traceparent` (and `tracestate`) of the span given, or of the current one: empty when tracing is off."""
+    if not enabled():
+        return []
+    carrier: dict[str, str] = {}
+    context = trace.set_span_in_context(span) if span is not None else None
+    propagate.inject(carrier, context=context)
+    return [(name, value.encode()) for name, value in carrier.items()]
+
+
+def context_of(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> Context | None:
+    """The trace context a record's headers carry (any W3C-propagating producer's), or None."""
+    carrier = {}
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+    for name, value in pairs:
+        if name in ("traceparent", "tracestate") and value:
+            carrier[name] = value.decode() if isinstance(value, bytes | bytearray) else str(value)
+    return propagate.extract(carrier) if carrier else None
+
+
+@contextmanager
+def sending(topic: str, key: bytes | None = None) -> Iterator[list[tuple[str, bytes]]]:
+    """A PRODUCER span around producing one record; yields the headers that carry it (none when off)."""
+    if not enabled():
+        yield []
+        return
+    attributes = {SYSTEM: "kafka", DESTINATION: topic, OPERATION_TYPE: "send", OPERATION_NAME: "send"}
+    if key is not None:
+        attributes[MESSAGE_KEY] = key.decode(errors="replace")
+    with _state["tracer"].start_as_current_span(f"send {topic}", kind=SpanKind.PRODUCER, attributes=attributes):
+        yield kafka_headers()
+
+
+@contextmanager
+def processing(message: Any, group: str, name: str | None = None) -> Iterator[Span | None]:
+    """A CONSUMER span for handling one confluent-kafka message, child of the context its headers carry."""
+    if not enabled():
+        yield None
+        return
+    topic = message.topic()
+    attributes = {
+        SYSTEM: "kafka",
+        DESTINATION: topic,
+        PARTITION: str(message.partition()),
+        OFFSET: message.offset(),
+        OPERATION_TYPE: "process",
+        OPERATION_NAME: "process",
+        CONSUMER_GROUP: group,
+    }
+    if message.key() is not None:
+        attributes[MESSAGE_KEY] = message.key().decode(errors="replace")
+    parent = context_of(message.headers())
+    with _state["tracer"].start_as_current_span(
+        name or f"process {topic}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+    ) as span:
+        yield span
+
+
+def flush() -> None:
+    """Export what is buffered (before a process exits on purpose)."""
+    provider = trace.get_tracer_provider()
+    if enabled() and hasattr(provider, "force_flush"):
+        provider.force_flush(5000)
+
+
+def continued(parent_headers: list[tuple[str, bytes]], name: str, topic: str) -> Any:
+    """A PRODUCER span under the context `parent_headers` carry (a decision's, produced later in its batch)."""
+    if not enabled() or not parent_headers:
+        return _nothing()
+    attributes = {SYSTEM: "kafka", DESTINATION: topic, OPERATION_TYPE: "send", OPERATION_NAME: "send"}
+    return _state["tracer"].start_as_current_span(
+        name, context=context_of(parent_headers), kind=SpanKind.PRODUCER, attributes=attributes
+    )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
+def record_batch(topic: str, group: str, headers: Iterable[Any], started_ns: int, count: int) -> None:
+    """After a projection batch: one CONSUMER span per trace the batch's records carry, each a child of the span
+    that produced its record, spanning the batch's work; a batch holds many traces, and each gets its step."""
+    if not enabled():
+        return
+    parents = {}
+    for record_headers in headers:
+        context = context_of(record_headers)
+        if context is not None:
+            span_context = trace.get_current_span(context).get_span_context()
+            parents.setdefault((span_context.trace_id, span_context.span_id), context)
+    attributes = {
+        SYSTEM: "kafka",
+        DESTINATION: topic,
+        OPERATION_TYPE: "process",
+        OPERATION_NAME: "process",
+        CONSUMER_GROUP: group,
+        BATCH_COUNT: count,
+    }
+    for context in parents.values():
+        span = _state["tracer"].start_span(
+            f"process {topic}", context=context, kind=SpanKind.CONSUMER, attributes=attributes, start_time=started_ns
+        )
+        span.end()

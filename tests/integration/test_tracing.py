@@ -1,0 +1,159 @@
+"""One order, one trace: from the HTTP request through the command processor, the saga's steps and the commands
+they send, to the projection batches, across processes, with W3C trace context in the Kafka records' headers."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from infra.kafka.topics import commands_topic
+from tests.e2e.sagas_platform import place, settled, stocked
+from tests.integration import own_services
+from tests.integration.otlp_receiver import ReceivedSpan, Spans, otlp_receiver
+from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
+
+pytestmark = [pytest.mark.kafka, pytest.mark.sagas]
+ROLES = ("commands", "sagas", "projections")
+SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 4, 5  # OTLP's enum
+
+
+@pytest.fixture
+def traced_platform(infra_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict, Spans]]:
+    """`serve` and a worker per role on a Kafka and PostgreSQL of their own (no other member of a group takes a
+    partition and its step untraced), each exporting its spans over OTLP/HTTP to a receiver in this test."""
+    receiver_port = free_port()
+    with (
+        otlp_receiver(receiver_port) as spans,
+        own_services.own_kafka(tmp_path) as kafka,
+        own_services.own_postgres(tmp_path) as postgres,
+    ):
+        from infra.local import kafka as local_kafka
+        from infra.local import postgres as local_postgres
+
+        env = {
+            **infra_env,
+            "STREAMKEEP_BACKEND": "kafka",
+            "STREAMKEEP_SAGAS": "on",
+            "KAFKA_BOOTSTRAP_SERVERS": local_kafka.url(kafka),
+            "DATABASE_URL": local_postgres.url(postgres),
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver_port}",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",  # ms: spans reach the receiver soon after they end
+        }
+        api_port, ports = free_port(), {role: free_port() for role in ROLES}
+        processes = [
+            StreamkeepProcess(
+                ["worker", "--role", role, "--metrics-port", str(ports[role])], env, tmp_path / f"{role}.log"
+            ).start()
+            for role in ROLES
+        ]
+        processes.append(StreamkeepProcess(["serve", "--port", str(api_port)], env, tmp_path / "api.log").start())
+        try:
+            for port in [api_port, *ports.values()]:
+                wait_ready(f"http://127.0.0.1:{port}", timeout_s=120)
+            yield {"base_url": f"http://127.0.0.1:{api_port}", "env": env}, spans
+        finally:
+            for process in reversed(processes):
+                process.stop()
+
+
+def test_one_order_is_one_trace_from_the_http_request_to_the_last_projection_batch(
+    traced_platform: tuple[dict, Spans],
+) -> None:
+    platform, spans = traced_platform
+    sku = stocked(platform)
+    order_id = place(platform, {sku: 2})
+    settled(platform, order_id, "confirmed")
+
+    request = wait_for(lambda: _one(spans.all(), "POST /v1/orders", role="api"), 30, "the request's span")
+    wanted = {
+        ("worker:commands", "process orders.commands"),
+        ("worker:commands", "send orders.events"),
+        ("worker:sagas", "saga fulfilment Placed"),
+        ("worker:sagas", "send inventory.commands"),
+        ("worker:commands", "process inventory.commands"),
+        ("worker:sagas", "send payments.commands"),
+        ("worker:commands", "payment gateway answer"),
+        ("worker:sagas", "send shipping.commands"),
+        ("worker:commands", "process orders.commands"),
+        ("worker:projections", "process orders.events"),
+        ("worker:projections", "process fulfilment.events"),
+    }
+
+    def whole_trace() -> list[ReceivedSpan] | None:
+        trace = [s for s in spans.all() if s.trace_id == request.trace_id]
+        have = {(s.role, s.name) for s in trace}
+        return trace if wanted <= have and _confirmation_projected(trace) else None
+
+    trace = wait_for(whole_trace, 60, "every step of the order in one trace")
+
+    # One tree: every span but the request's has its parent in the trace, and the links cross processes.
+    by_id = {s.span_id: s for s in trace}
+    assert [s for s in trace if s.parent_id and s.parent_id not in by_id] == []
+    assert [s.name for s in trace if not s.parent_id] == ["POST /v1/orders"]
+    crossings = {(by_id[s.parent_id].role, s.role) for s in trace if s.parent_id and by_id[s.parent_id].role != s.role}
+    assert {
+        ("api", "worker:commands"),
+        ("worker:commands", "worker:sagas"),
+        ("worker:sagas", "worker:commands"),
+        ("worker:commands", "worker:projections"),
+        ("worker:sagas", "worker:projections"),
+    } <= crossings, crossings
+
+    # OTel's messaging conventions on the Kafka spans.
+    decided = next(s for s in trace if s.name == "process orders.commands")
+    assert decided.kind == SPAN_KIND_CONSUMER
+    assert decided.attributes["messaging.system"] == "kafka"
+    assert decided.attributes["messaging.destination.name"] == "orders.commands"
+    assert decided.attributes["messaging.operation.type"] == "process"
+    assert decided.attributes["messaging.kafka.message.key"] == order_id
+    sent = next(s for s in trace if s.name == "send orders.commands")
+    assert sent.kind == SPAN_KIND_PRODUCER and sent.role == "api"
+
+    # The context travels in the records: any OTel-instrumented consumer of orders.commands continues the trace.
+    traceparent = _header(platform["env"]["KAFKA_BOOTSTRAP_SERVERS"], commands_topic("orders"), order_id)
+    assert traceparent is not None and traceparent.split("-")[1] == request.trace_id
+
+
+def _one(spans: list[ReceivedSpan], name: str, role: str) -> ReceivedSpan | None:
+    found = [s for s in spans if s.name == name and s.role == role]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def _confirmation_projected(trace: list[ReceivedSpan]) -> bool:
+    """The confirmation's own events projected: the last projection batch of the story is in the trace."""
+    by_id = {s.span_id: s for s in trace}
+    confirmations = {s.span_id for s in trace if s.name == "send orders.events" and _under_saga(s, by_id)}
+    return any(s.name == "process orders.events" and s.parent_id in confirmations for s in trace)
+
+
+def _under_saga(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> bool:
+    while span.parent_id in by_id:
+        span = by_id[span.parent_id]
+        if span.role == "worker:sagas":
+            return True
+    return False
+
+
+def _header(bootstrap: str, topic: str, key: str) -> str | None:
+    """The `traceparent` of the first record keyed `key` in `topic` (read_committed, to today's end)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "trace-test", "isolation.level": "read_committed"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        left = {p for p, end in ends.items() if end > 0}
+        while left:
+            message = consumer.poll(10)
+            assert message is not None, "the command records were not read back in time"
+            if message.error():
+                continue
+            if message.offset() + 1 >= ends[message.partition()]:
+                left.discard(message.partition())
+            if message.key() == key.encode():
+                return dict(message.headers() or []).get("traceparent", b"").decode() or None
+        return None
+    finally:
+        consumer.close()
