@@ -77,10 +77,14 @@ class KafkaStatistics:
 
 def _lag_of(partition: dict[str, Any]) -> int | None:
     """An assigned partition's lag: from the stored offset once the loop took a record, else from the committed
-    one (a partition nothing was read from since the assignment); None for a partition not assigned here."""
+    one; with neither (a new group's partition nothing was read from yet), what lies past the fetch position plus
+    what is fetched and not yet taken. None for a partition not assigned here."""
     if partition.get("fetch_state") in (None, "none", "stopped"):
         return None
     for key in ("consumer_lag_stored", "consumer_lag"):
         if (lag := partition.get(key, -1)) >= 0:
             return int(lag)
+    end, fetched_to = partition.get("ls_offset", -1), partition.get("next_offset", -1)
+    if end >= 0 and fetched_to >= 0:
+        return max(0, end - fetched_to) + int(partition.get("fetchq_cnt", 0))
     return None
