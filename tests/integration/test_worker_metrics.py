@@ -1,5 +1,6 @@
 """A worker's /metrics after a known load: its command processors count every command exactly once, by outcome,
-and the lag it reports (librdkafka's statistics, the projections' checkpoints) returns to 0."""
+its saga runner every instance it compensated, and the lag it reports (librdkafka's statistics, the projections'
+checkpoints) returns to 0."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ def quiet_stack(infra_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str,
         yield {
             **infra_env,
             "STREAMKEEP_BACKEND": "kafka",
+            "STREAMKEEP_SAGAS": "on",
             "KAFKA_BOOTSTRAP_SERVERS": local_kafka.url(kafka),
             "DATABASE_URL": local_postgres.url(postgres),
         }
@@ -39,50 +41,53 @@ def test_the_worker_counts_each_command_by_outcome_and_its_lag_returns_to_zero(
     worker = StreamkeepProcess(worker_args, quiet_stack, tmp_path / "worker.log").start()
     api = StreamkeepProcess(["serve", "--port", str(api_port)], quiet_stack, tmp_path / "api.log").start()
     api_url, metrics_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{metrics_port}"
-    placed, cancelled, refused = 20, 5, 5
+    placed, refused = 20, 5
     try:
-        wait_ready(metrics_url, timeout_s=120)
+        wait_ready(metrics_url, timeout_s=120)  # partitions assigned and loaded: the saga runner sees every order
         wait_ready(api_url, timeout_s=120)
         with httpx.Client(base_url=api_url, timeout=30) as client:
             orders = [_answer(client, "/v1/orders", ORDER, 201)["order_id"] for _ in range(placed)]
-            for order_id in orders[:cancelled]:
-                _answer(client, f"/v1/orders/{order_id}/cancel", {"reason": "changed my mind"}, 200)
-            for order_id in orders[:refused]:  # a cancelled order cannot be cancelled again: rule order-cancellable
-                _answer(client, f"/v1/orders/{order_id}/cancel", {"reason": "again"}, 422)
+            # Nothing was ever restocked: each fulfilment finds no stock and compensates, rejecting its order.
+            wait_for(lambda: _instances(_scrape(metrics_url)).get("compensated") == placed, 60, "every compensation")
+            for order_id in orders[:refused]:  # a rejected order cannot be cancelled: rule order-cancellable
+                _answer(client, f"/v1/orders/{order_id}/cancel", {"reason": "changed my mind"}, 422)
 
         # The API has its answer once the transaction committed; the worker counts a moment after.
-        commands = "streamkeep_command_processor_commands_total"
         expected = {
-            (commands, "PlaceOrder", "accepted"): placed,
-            (commands, "CancelOrder", "accepted"): cancelled,
-            (commands, "CancelOrder", "rejected"): refused,
+            ("orders", "PlaceOrder", "accepted"): placed,
+            ("orders", "RejectOrder", "accepted"): placed,  # sent by the sagas
+            ("orders", "CancelOrder", "rejected"): refused,
         }
-        wait_for(lambda: _commands(_scrape(metrics_url)) == expected, 30, f"the worker to count {expected}")
+        wait_for(lambda: _commands(_scrape(metrics_url), "orders") == expected, 30, f"the worker to count {expected}")
         wait_for(lambda: _lag_is_zero(_scrape(metrics_url)), 60, "the consumer and projection lag to return to 0")
         samples = _scrape(metrics_url)
     finally:
         api.stop()
         worker.stop()
 
-    assert _commands(samples) == expected
+    assert _commands(samples, "orders") == expected
+    assert _instances(samples) == {"running": 0, "compensating": 0, "completed": 0, "compensated": placed, "stuck": 0}
+    saga = {"saga_type": "fulfilment"}
+    assert _value(samples, "streamkeep_saga_compensations_total", **saga) == placed
+    assert _value(samples, "streamkeep_saga_stuck_total", **saga) == 0
+    answered = _value(samples, "streamkeep_saga_step_duration_seconds_count", **saga, command_type="RejectOrder")
+    assert answered == placed
+    commands = placed * 2 + refused + sum(_commands(samples, "inventory").values())
+    assert _value(samples, "streamkeep_command_batch_size_sum", context="orders") == placed * 2 + refused
     batches = _value(samples, "streamkeep_command_batch_size_count", context="orders")
-    assert 1 <= batches <= placed + cancelled + refused
-    assert _value(samples, "streamkeep_command_batch_size_sum", context="orders") == placed + cancelled + refused
+    assert 1 <= batches <= commands
     assert _value(samples, "streamkeep_command_transaction_duration_seconds_count", context="orders") == batches
     assert _value(samples, "streamkeep_command_partition_load_seconds_count", context="orders") >= 1
     assert _value(samples, "streamkeep_command_transaction_aborts_total", context="orders") == 0
-    producer = "streamkeep-commands-orders/producer"
-    assert _value(samples, "streamkeep_kafka_transaction_state", client=producer, state="Ready") in (0, 1)
-    assert (
-        sum(
-            v
+    for client in ("streamkeep-commands-orders/producer", "streamkeep-sagas-fulfilment/producer"):
+        states = {
+            dict(labels)["state"]: v
             for (name, labels), v in samples.items()
-            if name == "streamkeep_kafka_transaction_state" and ("client", producer) in labels
-        )
-        == 1
-    ), "one state at a time"
+            if name == "streamkeep_kafka_transaction_state" and ("client", client) in labels
+        }
+        assert sum(states.values()) == 1, (client, states)  # one state at a time
+        assert _value(samples, "streamkeep_kafka_queue_messages", client=client) == 0
     assert any(name == "streamkeep_kafka_broker_rtt_seconds" for name, _ in samples)
-    assert _value(samples, "streamkeep_kafka_queue_messages", client=producer) == 0
     assert "Traceback" not in worker.log_tail(200)
 
 
@@ -105,19 +110,28 @@ def _value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def _commands(samples: Samples) -> dict[tuple[str, str, str], float]:
-    """The worker's command counts of the orders context, by type and outcome."""
+def _commands(samples: Samples, context: str) -> dict[tuple[str, str, str], float]:
+    """The worker's command counts of one context, by type and outcome."""
     counted = {}
     for (name, labels), value in samples.items():
         named = dict(labels)
-        if name == "streamkeep_command_processor_commands_total" and named["context"] == "orders":
-            counted[(name, named["type"], named["outcome"])] = value
+        if name == "streamkeep_command_processor_commands_total" and named["context"] == context:
+            counted[(context, named["type"], named["outcome"])] = value
     return counted
+
+
+def _instances(samples: Samples) -> dict[str, float]:
+    return {
+        dict(labels)["status"]: value
+        for (name, labels), value in samples.items()
+        if name == "streamkeep_saga_instances" and ("saga_type", "fulfilment") in labels
+    }
 
 
 def _lag_is_zero(samples: Samples) -> bool:
     lags = [(dict(labels), v) for (name, labels), v in samples.items() if name == "streamkeep_consumer_lag"]
     orders_commands = [v for labels, v in lags if labels["topic"] == "orders.commands"]
     projected = _value(samples, "streamkeep_projection_checkpoint_lag_events", projection="order_summary")
-    # Every partition of orders.commands reported (this worker is the group's only member), each at 0.
-    return len(orders_commands) == 4 and all(v == 0 for _, v in lags) and projected == 0
+    order_events = [v for labels, v in lags if labels["topic"] == "orders.events"]  # the sagas': transactional
+    # Every partition reported (this worker is the groups' only member), each at 0.
+    return len(orders_commands) == len(order_events) == 4 and all(v == 0 for _, v in lags) and projected == 0
