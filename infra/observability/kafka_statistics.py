@@ -19,10 +19,10 @@ STATISTICS_INTERVAL_MS = 5000
 class KafkaStatistics:
     """The callback for one client (`client` names it in the labels, e.g. `streamkeep-commands-orders/producer`).
 
-    librdkafka calls it from poll(), consume() or flush() on the thread that polls the client, so it runs between
-    batches and never inside a Kafka round trip. A consumer's lag is the last stable offset less the stored
-    offset (the position the loop has taken records up to, read_committed: transaction markers included), which
-    librdkafka tracks from its fetches: no request of our own.
+    librdkafka calls it from poll(), consume() or flush() on the thread that polls the client: the loop's own,
+    between batches (a producer's also while a commit waits for its deliveries), never librdkafka's. A consumer's
+    lag is the last stable offset less the stored offset (the position the loop has taken records up to,
+    read_committed: transaction markers passed), which librdkafka tracks from its fetches: no request of our own.
     """
 
     def __init__(self, client: str, group: str = "") -> None:
@@ -73,6 +73,11 @@ class KafkaStatistics:
                 KAFKA_TRANSACTION_STATE.labels(self._client, self._state).set(0)
             KAFKA_TRANSACTION_STATE.labels(self._client, state).set(1)
             self._state = state
+
+
+def loop_statistics(group: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A transactional loop's consumer and producer settings that turn their statistics on, named by `group`."""
+    return KafkaStatistics(f"{group}/consumer", group).config(), KafkaStatistics(f"{group}/producer").config()
 
 
 def _lag_of(partition: dict[str, Any]) -> int | None:

@@ -16,7 +16,7 @@ from infra.avro.saga_mapping import saga_event_to_record
 from infra.kafka.event_stream import watermarks
 from infra.kafka.topics import commands_topic, saga_events_topic, saga_replies_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
-from infra.observability.kafka_statistics import KafkaStatistics
+from infra.observability.kafka_statistics import loop_statistics
 from infra.saga_runner.inbox import ORDER_EVENTS_TOPIC, Inbox
 from infra.saga_runner.instances import Instances, load_instances
 from infra.saga_runner.saga_metrics import SagaTally
@@ -53,11 +53,7 @@ class SagaRunner(TransactionalLoop):
         self.ready = threading.Event()
         self._tally = SagaTally(saga.saga_type)
         group = f"{GROUP_ID}-{saga.saga_type}"
-        consumer_stats, producer_stats = (
-            KafkaStatistics(f"{group}/consumer", group),
-            KafkaStatistics(f"{group}/producer"),
-        )
-        super().__init__(bootstrap_servers, group, consumer_stats.config(), producer_stats.config())
+        super().__init__(bootstrap_servers, group, *loop_statistics(group))
 
     def run(self, stop: threading.Event) -> None:
         self._producer.init_transactions(CALL_TIMEOUT_S)

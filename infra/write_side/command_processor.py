@@ -19,7 +19,7 @@ from infra.avro.message_mapping import OUTCOME, event_to_record, outcome_to_reco
 from infra.kafka.event_headers import event_headers, reply_headers
 from infra.kafka.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic, snapshots_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
-from infra.observability.kafka_statistics import KafkaStatistics
+from infra.observability.kafka_statistics import loop_statistics
 from infra.observability.stream_metrics import (
     COMMAND_BATCH_SIZE,
     COMMAND_PARTITION_LOAD,
@@ -64,11 +64,7 @@ class CommandProcessor(TransactionalLoop):
         self.ready = threading.Event()  # set once partitions are assigned and loaded
         # One group per context: a member joining for one context does not revoke another's partitions.
         group = f"{GROUP_ID}-{context}"
-        consumer_stats, producer_stats = (
-            KafkaStatistics(f"{group}/consumer", group),
-            KafkaStatistics(f"{group}/producer"),
-        )
-        super().__init__(bootstrap_servers, group, consumer_stats.config(), producer_stats.config())
+        super().__init__(bootstrap_servers, group, *loop_statistics(group))
 
     def run(self, stop: threading.Event) -> None:
         self._producer.init_transactions(CALL_TIMEOUT_S)
