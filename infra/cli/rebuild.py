@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from infra.observability.stream_metrics import REBUILD_EVENTS_APPLIED, REBUILD_EVENTS_TOTAL
 from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import load_settings
 from projections.catalogue import PROJECTIONS
@@ -64,6 +65,8 @@ def rebuild(
     def progress(done: int, total: int) -> None:
         elapsed = bar.tasks[task].elapsed or 0.0
         bar.update(task, completed=done, total=total, rate=done / elapsed if elapsed else 0.0)
+        REBUILD_EVENTS_APPLIED.labels(projection).set(done)
+        REBUILD_EVENTS_TOTAL.labels(projection).set(total)
 
     collect_rarely()
     try:

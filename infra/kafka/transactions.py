@@ -5,6 +5,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
@@ -26,10 +27,11 @@ RETRY_BACKOFF_MS = 5
 BATCH_SIZE = 500
 
 
-def transactional_consumer(bootstrap_servers: str, group_id: str) -> Consumer:
+def transactional_consumer(bootstrap_servers: str, group_id: str, settings: dict[str, Any] | None = None) -> Consumer:
     """A group member that reads only committed records and leaves committing offsets to the transaction."""
     return Consumer(
         {
+            **(settings or {}),
             "bootstrap.servers": bootstrap_servers,
             "group.id": group_id,
             "enable.auto.commit": False,
@@ -42,7 +44,7 @@ def transactional_consumer(bootstrap_servers: str, group_id: str) -> Consumer:
     )
 
 
-def transactional_producer(bootstrap_servers: str, group_id: str) -> Producer:
+def transactional_producer(bootstrap_servers: str, group_id: str, settings: dict[str, Any] | None = None) -> Producer:
     """A producer with a new transactional id per process.
 
     After a rebalance, the consumer group generation carried by send_offsets_to_transaction fences a zombie
@@ -50,6 +52,7 @@ def transactional_producer(bootstrap_servers: str, group_id: str) -> Producer:
     """
     return Producer(
         {
+            **(settings or {}),
             "bootstrap.servers": bootstrap_servers,
             "transactional.id": f"{group_id}-{uuid.uuid4()}",
             "enable.idempotence": True,
@@ -72,9 +75,16 @@ class TransactionalLoop:
     its partitions, and the stuck producer, should it ever wake, finds itself fenced.
     """
 
-    def __init__(self, bootstrap_servers: str, group_id: str) -> None:
-        self._consumer = transactional_consumer(bootstrap_servers, group_id)
-        self._producer = transactional_producer(bootstrap_servers, group_id)
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group_id: str,
+        consumer_settings: dict[str, Any] | None = None,
+        producer_settings: dict[str, Any] | None = None,
+    ) -> None:
+        """`*_settings`: more client settings, e.g. librdkafka's statistics and their callback."""
+        self._consumer = transactional_consumer(bootstrap_servers, group_id, consumer_settings)
+        self._producer = transactional_producer(bootstrap_servers, group_id, producer_settings)
         self._call_since: float | None = None
         self.retired = threading.Event()
 
@@ -93,6 +103,8 @@ class TransactionalLoop:
         """The records for the next transaction, errors left out: up to `poll_s` for the first, then whatever else
         is already fetched. A batch never waits to fill up, so latency stays low when traffic is light (waiting
         a few milliseconds for more under load was measured: no better, docs/benchmarks.md)."""
+        # Serves the producer's callbacks between transactions too: an idle producer's statistics would pile up.
+        self._producer.poll(0)
         first = self._consumer.poll(poll_s)
         if first is None:
             return []

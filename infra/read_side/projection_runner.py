@@ -16,8 +16,9 @@ from infra.avro.saga_mapping import record_to_projected
 from infra.kafka.event_headers import command_offset_of
 from infra.kafka.topics import events_topic
 from infra.observability import tracing
+from infra.observability.stream_metrics import PROJECTION_CHECKPOINT_LAG, PROJECTION_DEAD_LETTERS
 from infra.read_side.dead_letters import DeadLetters
-from infra.read_side.projection_writer import PositionedEvent, Target
+from infra.read_side.projection_writer import Applied, PositionedEvent, Target
 from infra.read_side.read_models import BeforeCommit, PostgresReadModels
 from projections.catalogue import PROJECTIONS, reading
 
@@ -107,6 +108,7 @@ def _add_agent(
 ) -> None:
     targets = [Target.live(projection) for projection in reading(context)]
     topic = app.topic(events_topic(context), key_type=bytes, value_type=bytes)
+    lag_by_partition: dict[Any, int] = {}
 
     async def project(stream: Any) -> None:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
@@ -116,21 +118,37 @@ def _add_agent(
             raw = {(m.topic, m.partition, m.offset): (m.key, m.value) for m in messages}
 
             apply = functools.partial(read_models.apply_batch, targets, batch, _sender(dead_letters, raw))
-            await _until_taken(apply, messages[0].topic)
+            results = await _until_taken(apply, messages[0].topic)
+            _count(app, messages, results, lag_by_partition)
             tracing.record_batch(messages[0].topic, APP_ID, (m.headers for m in messages), started_ns, len(messages))
 
     app.agent(topic, name=f"project-{context}-events")(project)
 
 
-async def _until_taken(apply: Callable[[], Awaitable[Any]], topic: str) -> None:
+def _count(app: faust.App, messages: list[Any], results: dict[str, Applied], lag_by_partition: dict[Any, int]) -> None:
+    """A committed batch's dead letters, and how far its projections' checkpoints now are behind the partitions'
+    high watermarks, which the consumer has from its fetches (no request of ours). Offsets count transaction
+    markers: one follows every committed transaction, so the one past the last event applied is not lag (exact
+    at rest and one transaction behind; above that, a marker per transaction more is counted)."""
+    last = {message.tp: message.offset for message in messages}  # a batch is in offset order per partition
+    for tp, offset in last.items():
+        highwater = app.consumer.highwater(tp)
+        if highwater is not None:
+            lag_by_partition[tp] = max(0, highwater - (offset + 1) - 1)
+    for name, applied in results.items():
+        PROJECTION_CHECKPOINT_LAG.labels(name).set(sum(lag_by_partition.values()))
+        if applied.failures:
+            PROJECTION_DEAD_LETTERS.labels(name).inc(len(applied.failures))
+
+
+async def _until_taken(apply: Callable[[], Awaitable[dict[str, Applied]]], topic: str) -> dict[str, Applied]:
     """Apply a batch, trying again while PostgreSQL is away. Given up, the batch would be lost to this worker (Faust
     restarts a crashed agent at the next batch) and the checkpoint would pass it with the batches after it; tried
     again, it is applied once (rows and checkpoint commit together, so a retry of a batch that did commit skips)."""
     delay = 0.1
     while True:
         try:
-            await apply()
-            return
+            return await apply()
         except psycopg.OperationalError as error:  # connection lost or refused, pool timed out, server shutting down
             log.warning(
                 "PostgreSQL did not take a batch, trying again in %.1f s: %s", delay, error, extra={"topic": topic}

@@ -2,6 +2,7 @@
 
 import heapq
 import logging
+from collections import Counter
 from datetime import datetime
 from uuid import UUID
 
@@ -19,12 +20,16 @@ class Instances:
 
     def __init__(self) -> None:
         self.by_id: dict[UUID, SagaState] = {}
+        self.by_status: Counter[str] = Counter()  # kept as instances change, for the metrics
         self._due: list[tuple[datetime, UUID]] = []
 
     def get(self, saga_id: UUID) -> SagaState | None:
         return self.by_id.get(saga_id)
 
     def put(self, state: SagaState) -> None:
+        if (before := self.by_id.get(state.saga_id)) is not None:
+            self.by_status[before.status] -= 1
+        self.by_status[state.status] += 1
         self.by_id[state.saga_id] = state
         if (due := state.next_due()) is not None:
             heapq.heappush(self._due, (due, state.saga_id))

@@ -3,6 +3,7 @@ decided, and commits what was read, so a crash anywhere loses no step and sends 
 
 import logging
 import threading
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
 from uuid import uuid4
@@ -16,8 +17,10 @@ from infra.kafka.event_stream import watermarks
 from infra.kafka.topics import commands_topic, saga_events_topic, saga_replies_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
 from infra.observability import tracing
+from infra.observability.kafka_statistics import loop_statistics
 from infra.saga_runner.inbox import ORDER_EVENTS_TOPIC, Inbox
 from infra.saga_runner.instances import Instances, load_instances
+from infra.saga_runner.saga_metrics import SagaTally
 from sagas.fulfilment import FulfilmentSaga
 from sagas.handling import SagaDefinition, handle
 from sagas.inbox import Incoming, TimerFired
@@ -49,7 +52,9 @@ class SagaRunner(TransactionalLoop):
         # only fires timers still carries the group generation, so a runner that lost its partitions is fenced.
         self._positions: dict[tuple[str, int], int] = {}
         self.ready = threading.Event()
-        super().__init__(bootstrap_servers, f"{GROUP_ID}-{saga.saga_type}")
+        self._tally = SagaTally(saga.saga_type)
+        group = f"{GROUP_ID}-{saga.saga_type}"
+        super().__init__(bootstrap_servers, group, *loop_statistics(group))
 
     def run(self, stop: threading.Event) -> None:
         self._producer.init_transactions(CALL_TIMEOUT_S)
@@ -76,6 +81,7 @@ class SagaRunner(TransactionalLoop):
             self._producer.begin_transaction()
             self._commit_with_consumed_offsets(first_time)
         self._instances.update(load_instances(self._bootstrap, self._codec, sorted({tp.partition for tp in starts})))
+        self._count_instances()
         self.ready.set()
 
     def _start_positions(
@@ -97,6 +103,10 @@ class SagaRunner(TransactionalLoop):
         for tp in partitions:
             self._instances.pop(tp.partition, None)
             self._positions.pop((tp.topic, tp.partition), None)
+        self._count_instances()
+
+    def _count_instances(self) -> None:
+        self._tally.instances(sum((instances.by_status for instances in self._instances.values()), Counter()))
 
     def _process(self, messages: list[Message], due: list[tuple[int, object]], now: datetime) -> None:
         self._producer.begin_transaction()
@@ -118,19 +128,25 @@ class SagaRunner(TransactionalLoop):
                 self._handle(partition, Incoming(saga_id, uuid4(), now, TimerFired()))  # type: ignore[arg-type]
             self._commit_positions()
         except KafkaException as error:
+            self._tally.aborted()
             if error.args[0].fatal():
                 raise  # fenced by a newer generation: this process must stop writing
             log.warning("saga transaction aborted, rewinding: %s", error)
             self._abort()
             self._rewind()
+        else:
+            self._tally.committed()
+        self._count_instances()
 
     def _handle(self, partition: int, incoming: Incoming) -> None:
         instances = self._instances.get(partition)
         if instances is None:
             return
-        handled = handle(self._saga, instances.get(incoming.saga_id), incoming, self._policy)
+        before = instances.get(incoming.saga_id)
+        handled = handle(self._saga, before, incoming, self._policy)
         if handled.state is None or not handled.records:
             return
+        self._tally.note(handled.records, before.status if before else "")
         key, trace = str(incoming.saga_id).encode(), tracing.kafka_headers()
         for record in handled.records:
             name, value = saga_event_to_record(record)

@@ -2,6 +2,7 @@
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,14 @@ from infra.kafka.event_headers import event_headers, reply_headers
 from infra.kafka.topics import GATEWAY_TOPIC, commands_topic, events_topic, outcomes_topic, snapshots_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
 from infra.observability import tracing
+from infra.observability.kafka_statistics import loop_statistics
+from infra.observability.stream_metrics import (
+    COMMAND_BATCH_SIZE,
+    COMMAND_PARTITION_LOAD,
+    COMMAND_TRANSACTION_ABORTS,
+    COMMAND_TRANSACTION_DURATION,
+    COMMANDS_DECIDED,
+)
 from infra.write_side.gateway_topic import gateway_requests
 from infra.write_side.partition_loader import PartitionState, load_partitions
 from infra.write_side.snapshot_codec import SnapshotCodec
@@ -56,7 +65,8 @@ class CommandProcessor(TransactionalLoop):
         self._last_pruned = datetime.now(timezone.utc)
         self.ready = threading.Event()  # set once partitions are assigned and loaded
         # One group per context: a member joining for one context does not revoke another's partitions.
-        super().__init__(bootstrap_servers, f"{GROUP_ID}-{context}")
+        group = f"{GROUP_ID}-{context}"
+        super().__init__(bootstrap_servers, group, *loop_statistics(group))
 
     def run(self, stop: threading.Event) -> None:
         self._producer.init_transactions(CALL_TIMEOUT_S)
@@ -112,10 +122,15 @@ class CommandProcessor(TransactionalLoop):
             self._states.pop(tp.partition, None)
 
     def _load_partitions(self, partitions: list[int]) -> dict[int, PartitionState]:
-        return load_partitions(self._bootstrap, self._codec, self._snapshots, self._context, partitions)
+        started = time.perf_counter()
+        states = load_partitions(self._bootstrap, self._codec, self._snapshots, self._context, partitions)
+        if partitions:
+            COMMAND_PARTITION_LOAD.labels(self._context).observe(time.perf_counter() - started)
+        return states
 
     def _process(self, messages: list[Message]) -> None:
         self._forget_expired_answers()
+        started = time.perf_counter()
         self._producer.begin_transaction()
         try:
             decisions = [d for d in map(self._decide, messages) if d is not None]
@@ -127,8 +142,19 @@ class CommandProcessor(TransactionalLoop):
             if error.args[0].fatal():
                 raise  # e.g. fenced by a newer generation: this process must stop writing
             log.warning("transaction aborted, rewinding: %s", error)
+            COMMAND_TRANSACTION_ABORTS.labels(self._context).inc()
             self._abort()
             self._rewind()
+            return
+        self._count(decisions, len(messages), time.perf_counter() - started)
+
+    def _count(self, decisions: list[Decision], batch_size: int, duration_s: float) -> None:
+        """Counted once committed: an aborted batch is decided again, and would count twice."""
+        COMMAND_BATCH_SIZE.labels(self._context).observe(batch_size)
+        COMMAND_TRANSACTION_DURATION.labels(self._context).observe(duration_s)
+        for decision in decisions:
+            if not decision.replay:
+                COMMANDS_DECIDED.labels(self._context, decision.command_type, decision.outcome.status).inc()
 
     def _decide(self, message: Message) -> Decision | None:
         if not tracing.enabled():
