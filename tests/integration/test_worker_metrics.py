@@ -15,6 +15,7 @@ from tests.conftest import ORDER
 from tests.integration import own_services
 from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
 
+PRODUCERS = ("streamkeep-commands-orders/producer", "streamkeep-sagas-fulfilment/producer")
 pytestmark = pytest.mark.kafka
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -60,7 +61,8 @@ def test_the_worker_counts_each_command_by_outcome_and_its_lag_returns_to_zero(
         }
         wait_for(lambda: _commands(_scrape(metrics_url), "orders") == expected, 30, f"the worker to count {expected}")
         wait_for(lambda: _lag_is_zero(_scrape(metrics_url)), 60, "the consumer and projection lag to return to 0")
-        samples = _scrape(metrics_url)
+        # librdkafka reports every 5 s: a client may not have reported yet, or last reported mid-batch.
+        samples = wait_for(lambda: _reported(_scrape(metrics_url)), 30, "both producers' statistics at rest")
     finally:
         api.stop()
         worker.stop()
@@ -79,16 +81,29 @@ def test_the_worker_counts_each_command_by_outcome_and_its_lag_returns_to_zero(
     assert _value(samples, "streamkeep_command_transaction_duration_seconds_count", context="orders") == batches
     assert _value(samples, "streamkeep_command_partition_load_seconds_count", context="orders") >= 1
     assert _value(samples, "streamkeep_command_transaction_aborts_total", context="orders") == 0
-    for client in ("streamkeep-commands-orders/producer", "streamkeep-sagas-fulfilment/producer"):
-        states = {
-            dict(labels)["state"]: v
-            for (name, labels), v in samples.items()
-            if name == "streamkeep_kafka_transaction_state" and ("client", client) in labels
-        }
+    for client in PRODUCERS:
+        states = _states(samples, client)
         assert sum(states.values()) == 1, (client, states)  # one state at a time
         assert _value(samples, "streamkeep_kafka_queue_messages", client=client) == 0
     assert any(name == "streamkeep_kafka_broker_rtt_seconds" for name, _ in samples)
     assert "Traceback" not in worker.log_tail(200)
+
+
+def _reported(samples: Samples) -> Samples | None:
+    """The scrape once both producers have reported at rest (a report taken mid-batch counts queued records)."""
+    at_rest = all(
+        _states(samples, client) and _value(samples, "streamkeep_kafka_queue_messages", client=client) == 0
+        for client in PRODUCERS
+    )
+    return samples if at_rest else None
+
+
+def _states(samples: Samples, client: str) -> dict[str, float]:
+    return {
+        dict(labels)["state"]: v
+        for (name, labels), v in samples.items()
+        if name == "streamkeep_kafka_transaction_state" and ("client", client) in labels
+    }
 
 
 def _answer(client: httpx.Client, path: str, body: dict, status: int) -> dict:
