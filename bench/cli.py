@@ -26,6 +26,14 @@ def commands(
     ack_log: Annotated[
         Path | None, typer.Option(help="Write `<order_id> <version>` per acknowledged command to this file.")
     ] = None,
+    tracing_pairs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Instead of the baseline: tracing on (spans exported to a sink that drops them) against tracing "
+            "off, in this many alternating pairs; the median pair is reported.",
+        ),
+    ] = 0,
 ) -> None:
     """POST /v1/orders to `serve` + `worker --role commands` on Kafka, then to the baseline; rate and latency."""
     from bench.commands import CommandsOptions, run
@@ -33,7 +41,7 @@ def commands(
 
     if clients > concurrency:
         raise CliError(f"--clients ({clients}) cannot exceed --concurrency ({concurrency})")
-    options = CommandsOptions(duration, concurrency, rate, clients, baseline, ack_log)
+    options = CommandsOptions(duration, concurrency, rate, clients, baseline, ack_log, tracing_pairs)
     try:
         result = run(load_settings(), options)
     except BenchError as error:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import LoadPlan, LoadResult, run_load
+from bench.otlp_sink import otlp_sink
 from bench.processes import (
     BenchError,
     Service,
@@ -39,6 +40,11 @@ class CommandsOptions:
     clients: int = 1
     baseline: bool = True
     ack_log: Path | None = None
+    tracing_pairs: int = 0  # > 0: tracing on against tracing off, in this many alternating pairs, no baseline
+
+
+# Tracing's standard settings: a run with tracing off has none of them, whatever the caller's environment says.
+OTEL_SETTINGS = ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 def run(settings: Settings, options: CommandsOptions) -> BenchResult:
@@ -47,6 +53,8 @@ def run(settings: Settings, options: CommandsOptions) -> BenchResult:
     started = time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="streamkeep-bench-"))
     env = {**os.environ, "STREAMKEEP_BACKEND": "kafka"}
+    if options.tracing_pairs:
+        return _tracing_against_none(env, options, log_dir, started)
     load, peak_rss, cpu = _measure_streamkeep(env, options, log_dir)
     if options.ack_log is not None:
         options.ack_log.write_text("".join(f"{order_id} {version}\n" for order_id, version in load.acks))
@@ -108,3 +116,59 @@ def _drive(port: int, services: list[Service], options: CommandsOptions) -> tupl
         service.check_alive()
     cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     return load, cpu | {"load": load.client_cpu_s}
+
+
+def _tracing_against_none(env: dict[str, str], options: CommandsOptions, log_dir: Path, started: float) -> BenchResult:
+    """Tracing on (every span exported over OTLP/HTTP to a sink that drops it) against tracing off, in alternating
+    pairs on fresh processes; the pair with the median ratio is reported, every pair in the settings."""
+    off_env = {k: v for k, v in env.items() if k not in OTEL_SETTINGS}
+    sink_port = free_port()
+    on_env = {**off_env, "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{HOST}:{sink_port}"}
+    pairs = []
+    with otlp_sink(HOST, sink_port) as received:
+        for index in range(options.tracing_pairs):
+            off_dir, on_dir = log_dir / f"pair{index}-off", log_dir / f"pair{index}-on"
+            off_dir.mkdir()
+            on_dir.mkdir()
+            off = _measure_streamkeep(off_env, options, off_dir)
+            on = _measure_streamkeep(on_env, options, on_dir)
+            pairs.append((off, on))
+    if received.requests == 0:
+        raise BenchError("tracing was on but no span reached the sink; see the logs in " + str(log_dir))
+    ratios = [Measurement.of(on[0]).rate / max(Measurement.of(off[0]).rate, 1e-9) for off, on in pairs]
+    median = sorted(range(len(pairs)), key=ratios.__getitem__)[len(pairs) // 2]
+    (off_load, _, off_cpu), (on_load, on_rss, on_cpu) = pairs[median]
+    return BenchResult(
+        scenario="commands",
+        unit="commands",
+        measured=Measurement.of(on_load),
+        peak_rss_mb=on_rss,
+        wall_s=time.monotonic() - started,
+        baseline=Measurement.of(off_load),
+        settings={
+            "duration_s": options.duration_s,
+            "concurrency": options.concurrency,
+            "rate": options.rate,
+            "clients": options.clients,
+            "compared": "tracing on (measured) against tracing off (baseline)",
+            "pairs": [
+                {
+                    "off_rate": round(Measurement.of(off[0]).rate, 1),
+                    "on_rate": round(Measurement.of(on[0]).rate, 1),
+                    "ratio": round(ratio, 3),
+                    "cpu_ms_per_command_off": _per_command(off[2], off[0]),
+                    "cpu_ms_per_command_on": _per_command(on[2], on[0]),
+                }
+                for (off, on), ratio in zip(pairs, ratios, strict=True)
+            ],
+            "exported_bytes": received.bytes,
+            "logs": str(log_dir),
+        },
+        cpu_s={f"off_{name}": seconds for name, seconds in off_cpu.items()}
+        | {f"on_{name}": seconds for name, seconds in on_cpu.items()},
+    )
+
+
+def _per_command(cpu: dict[str, float], load: LoadResult) -> dict[str, float]:
+    acknowledged = max(len(load.latencies_ms), 1)
+    return {name: round(seconds * 1000 / acknowledged, 3) for name, seconds in cpu.items()}

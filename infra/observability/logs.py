@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from structlog.tracebacks import ExceptionDictTransformer
 
 FORMATS = ("json", "console")
@@ -31,6 +32,15 @@ def _add_process(logger: Any, method: str, event: dict[str, Any]) -> dict[str, A
     return event
 
 
+def _add_trace(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    # The span being handled when the line was written (tracing on), so a line finds its trace and back.
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
+
+
 def _drop_color_message(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
     # uvicorn passes its message again with terminal colours as an `extra`; the plain one is already there.
     event.pop("color_message", None)
@@ -45,6 +55,7 @@ def _common() -> list[Any]:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
         _add_process,
+        _add_trace,
     ]
 
 

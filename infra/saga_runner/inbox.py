@@ -40,8 +40,8 @@ class Inbox:
             return self._read[message.topic()](message, at)
         except (UndecodableMessage, KeyError, TypeError, ValueError) as error:
             # Nothing of ours wrote it, so no instance waits for it: log it and pass over it.
-            where = f"{message.topic()}/{message.partition()}@{message.offset()}"
-            log.error("saga runner: skipping %s: %s", where, error)
+            at = {"topic": message.topic(), "partition": message.partition(), "offset": message.offset()}
+            log.error("saga runner: skipping %s/%s@%s: %s", *at.values(), error, extra=at)
             return None
 
     def _order_event(self, message: Message, at: datetime) -> Incoming | None:

@@ -23,6 +23,7 @@ from infra.saga_runner.instances import Instances, load_instances
 from infra.saga_runner.saga_metrics import SagaTally
 from sagas.fulfilment import FulfilmentSaga
 from sagas.handling import SagaDefinition, handle
+from sagas.history import COMPLETED, RUNNING, STUCK, Recorded, StatusChanged
 from sagas.inbox import Incoming, TimerFired
 from sagas.policy import SagaPolicy
 
@@ -147,6 +148,7 @@ class SagaRunner(TransactionalLoop):
         if handled.state is None or not handled.records:
             return
         self._tally.note(handled.records, before.status if before else "")
+        _log_turns(handled.records)
         key, trace = str(incoming.saga_id).encode(), tracing.kafka_headers()
         for record in handled.records:
             name, value = saga_event_to_record(record)
@@ -188,3 +190,15 @@ class SagaRunner(TransactionalLoop):
 def _step_name(saga: SagaDefinition, incoming: Incoming) -> str:
     """A saga step's span name: the saga type and what it handles (`saga fulfilment Reply`), low in cardinality."""
     return f"saga {saga.saga_type} {type(incoming.body).__name__}"
+
+
+def _log_turns(records: list[Recorded]) -> None:
+    """One line when an instance starts compensating, is compensated or gets stuck: what an operator looks for (a
+    completed saga is counted, not logged; the rest is in its history). Its id is the correlation id of everything
+    it sends."""
+    for record in records:
+        event = record.event
+        if isinstance(event, StatusChanged) and event.status not in (RUNNING, COMPLETED):
+            ids = {"saga_id": str(record.saga_id), "correlation_id": str(record.saga_id)}
+            level = logging.WARNING if event.status == STUCK else logging.INFO
+            log.log(level, "saga %s %s at %s: %s", record.saga_id, event.status, event.step, event.reason, extra=ids)

@@ -141,7 +141,7 @@ class CommandProcessor(TransactionalLoop):
         except KafkaException as error:
             if error.args[0].fatal():
                 raise  # e.g. fenced by a newer generation: this process must stop writing
-            log.warning("transaction aborted, rewinding: %s", error)
+            log.warning("transaction aborted, rewinding: %s", error, extra={"context": self._context})
             COMMAND_TRANSACTION_ABORTS.labels(self._context).inc()
             self._abort()
             self._rewind()
@@ -171,7 +171,8 @@ class CommandProcessor(TransactionalLoop):
             command, envelope = record_to_command(*self._codec.decode(message.value()))
         except (UndecodableMessage, ValueError, KeyError) as error:
             # Nobody can be waiting for an answer to bytes we cannot read: log it and pass over it.
-            log.error("skipping undecodable command at %s/%s: %s", message.partition(), message.offset(), error)
+            at = {"context": self._context, "topic": message.topic(), "partition": message.partition()}
+            log.error("skipping undecodable command: %s", error, extra={**at, "offset": message.offset()})
             return None
         said = (type(command).__name__, str(getattr(command, "reason", "")))
         if (answer := state.ledger.answer_for(envelope)) is not None:

@@ -41,3 +41,26 @@ def test_every_acknowledged_command_is_in_kafka_exactly_once(infra_env, tmp_path
         monkeypatch.setenv(key, value)
     check = check_acks(load_settings(), acks)
     assert (check.missing, check.duplicated) == ([], [])
+
+
+def test_tracing_on_is_measured_against_tracing_off_and_its_spans_leave_the_processes(infra_env):
+    env = {**os.environ, **infra_env, "STREAMKEEP_BACKEND": "kafka"}
+    bench = [sys.executable, "-m", "infra", "bench", "commands", "--duration", "2", "--concurrency", "4"]
+    done = subprocess.run(
+        [*bench, "--tracing-pairs", "1", "--json"],
+        env=env,
+        cwd=REPOSITORY_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    figures = json.loads(done.stdout)
+    assert CONTRACT_KEYS <= figures.keys()
+    assert figures["rate"] > 0 and figures["baseline_rate"] > 0
+    [pair] = figures["settings"]["pairs"]
+    assert pair["ratio"] == pytest.approx(figures["rate"] / figures["baseline_rate"], rel=0.02)
+    assert {"api", "worker"} <= pair["cpu_ms_per_command_on"].keys()
+    # The traced half did export its spans: the sink took them (and dropped them).
+    assert figures["settings"]["exported_bytes"] > 0

@@ -110,3 +110,20 @@ def test_the_format_defaults_by_terminal_and_the_setting_is_checked(monkeypatch:
     monkeypatch.setenv("STREAMKEEP_LOG_FORMAT", "xml")
     with pytest.raises(SettingsError, match="STREAMKEEP_LOG_FORMAT"):
         log_format()
+
+
+def test_a_line_written_inside_a_span_names_its_trace_and_span_and_one_outside_names_none(
+    captured: io.StringIO,
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    logs.configure_logging("json", stream=captured)
+    tracer = TracerProvider().get_tracer("test")  # a provider of the test's own: the global one stays unset
+    with tracer.start_as_current_span("decide") as span:
+        logging.getLogger("infra.saga_runner.runner").info("inside")
+    logging.getLogger("infra.saga_runner.runner").info("outside")
+
+    inside, outside = (json.loads(line) for line in captured.getvalue().splitlines()[-2:])
+    context = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    assert "trace_id" not in outside and "span_id" not in outside
