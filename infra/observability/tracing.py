@@ -184,3 +184,11 @@ def record_batch(topic: str, group: str, headers: Iterable[Any], started_ns: int
             f"process {topic}", context=context, kind=SpanKind.CONSUMER, attributes=attributes, start_time=started_ns
         )
         span.end()
+
+
+def step(name: str, parent_headers: list[tuple[str, bytes]] | None) -> Any:
+    """An INTERNAL span for work no record brought (a saga's timer), under the context remembered for it if any."""
+    if not enabled():
+        return _nothing()
+    context = context_of(parent_headers) if parent_headers else None
+    return _state["tracer"].start_as_current_span(name, context=context)

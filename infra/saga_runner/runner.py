@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
@@ -23,7 +23,7 @@ from infra.saga_runner.instances import Instances, load_instances
 from infra.saga_runner.saga_metrics import SagaTally
 from sagas.fulfilment import FulfilmentSaga
 from sagas.handling import SagaDefinition, handle
-from sagas.history import COMPLETED, RUNNING, STUCK, Recorded, StatusChanged
+from sagas.history import COMPENSATED, COMPLETED, RUNNING, STUCK, Recorded, StatusChanged
 from sagas.inbox import Incoming, TimerFired
 from sagas.policy import SagaPolicy
 
@@ -53,6 +53,7 @@ class SagaRunner(TransactionalLoop):
         # only fires timers still carries the group generation, so a runner that lost its partitions is fenced.
         self._positions: dict[tuple[str, int], int] = {}
         self.ready = threading.Event()
+        self._traces: dict[UUID, list[tuple[str, bytes]]] = {}  # tracing on: each live instance's last step
         self._tally = SagaTally(saga.saga_type)
         group = f"{GROUP_ID}-{saga.saga_type}"
         super().__init__(bootstrap_servers, group, *loop_statistics(group))
@@ -101,6 +102,7 @@ class SagaRunner(TransactionalLoop):
         return starts, first_time
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._traces.clear()  # some of them are another runner's now; a timer here may start a trace of its own
         for tp in partitions:
             self._instances.pop(tp.partition, None)
             self._positions.pop((tp.topic, tp.partition), None)
@@ -126,7 +128,10 @@ class SagaRunner(TransactionalLoop):
                 else:
                     self._handle(message.partition(), incoming)
             for partition, saga_id in due:
-                self._handle(partition, Incoming(saga_id, uuid4(), now, TimerFired()))  # type: ignore[arg-type]
+                timer = Incoming(saga_id, uuid4(), now, TimerFired())  # type: ignore[arg-type]
+                # A deadline or resend continues the trace of the instance's last step this runner handled.
+                with tracing.step(_step_name(self._saga, timer), self._traces.get(saga_id)):
+                    self._handle(partition, timer)
             self._commit_positions()
         except KafkaException as error:
             self._tally.aborted()
@@ -148,6 +153,8 @@ class SagaRunner(TransactionalLoop):
         if handled.state is None or not handled.records:
             return
         self._tally.note(handled.records, before.status if before else "")
+        if tracing.enabled():
+            self._follow_trace(incoming.saga_id, handled.state.status)
         _log_turns(handled.records)
         key, trace = str(incoming.saga_id).encode(), tracing.kafka_headers()
         for record in handled.records:
@@ -168,6 +175,14 @@ class SagaRunner(TransactionalLoop):
                 )
         # Ahead of the commit: an aborted transaction reloads the partitions from Kafka (see _rewind).
         instances.put(handled.state)
+
+    def _follow_trace(self, saga_id: UUID, status: str) -> None:
+        """Remember the step's trace context for the instance's next timer; forget it once the instance ended.
+        Memory only: after a restart or a rebalance a timer starts a trace of its own."""
+        if status in (COMPLETED, COMPENSATED):
+            self._traces.pop(saga_id, None)
+        else:
+            self._traces[saga_id] = tracing.kafka_headers()
 
     def _commit_positions(self) -> None:
         offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self._positions.items()]

@@ -2,13 +2,12 @@
 they send, to the projection batches, across processes, with W3C trace context in the Kafka records' headers."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from infra.kafka.topics import commands_topic
-from tests.e2e.sagas_platform import place, settled, stocked
+from tests.e2e.sagas_platform import place, script, settled, stocked
 from tests.integration import own_services
 from tests.integration.otlp_receiver import ReceivedSpan, Spans, otlp_receiver
 from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
@@ -16,12 +15,17 @@ from tests.platform import StreamkeepProcess, free_port, wait_for, wait_ready
 pytestmark = [pytest.mark.kafka, pytest.mark.sagas]
 ROLES = ("commands", "sagas", "projections")
 SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 4, 5  # OTLP's enum
+PAYMENT_TIMEOUT_S = 3
+KEY = "messaging.kafka.message.key"
 
 
-@pytest.fixture
-def traced_platform(infra_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict, Spans]]:
+@pytest.fixture(scope="module")
+def traced_platform(
+    infra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[dict, Spans]]:
     """`serve` and a worker per role on a Kafka and PostgreSQL of their own (no other member of a group takes a
     partition and its step untraced), each exporting its spans over OTLP/HTTP to a receiver in this test."""
+    tmp_path = tmp_path_factory.mktemp("traced-platform")
     receiver_port = free_port()
     with (
         otlp_receiver(receiver_port) as spans,
@@ -40,6 +44,7 @@ def traced_platform(infra_env: dict[str, str], tmp_path: Path) -> Iterator[tuple
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver_port}",
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # ms: spans reach the receiver soon after they end
+            "STREAMKEEP_PAYMENT_TIMEOUT_S": str(PAYMENT_TIMEOUT_S),
         }
         api_port, ports = free_port(), {role: free_port() for role in ROLES}
         processes = [
@@ -107,13 +112,42 @@ def test_one_order_is_one_trace_from_the_http_request_to_the_last_projection_bat
     assert decided.attributes["messaging.system"] == "kafka"
     assert decided.attributes["messaging.destination.name"] == "orders.commands"
     assert decided.attributes["messaging.operation.type"] == "process"
-    assert decided.attributes["messaging.kafka.message.key"] == order_id
+    assert decided.attributes[KEY] == order_id
     sent = next(s for s in trace if s.name == "send orders.commands")
     assert sent.kind == SPAN_KIND_PRODUCER and sent.role == "api"
 
     # The context travels in the records: any OTel-instrumented consumer of orders.commands continues the trace.
     traceparent = _header(platform["env"]["KAFKA_BOOTSTRAP_SERVERS"], commands_topic("orders"), order_id)
     assert traceparent is not None and traceparent.split("-")[1] == request.trace_id
+
+
+def test_a_payment_deadline_fires_in_the_orders_trace_and_its_compensation_follows_it(
+    traced_platform: tuple[dict, Spans],
+) -> None:
+    platform, spans = traced_platform
+    sku = stocked(platform)
+    script(platform, {"outcome": "timeout"})
+    order_id = place(platform, {sku: 1})
+    settled(platform, order_id, "rejected")
+
+    def request_trace() -> list[ReceivedSpan] | None:
+        sent = [s for s in spans.all() if s.name == "send orders.commands" and s.attributes.get(KEY) == order_id]
+        if not sent:
+            return None
+        trace = [s for s in spans.all() if s.trace_id == sent[0].trace_id]
+        fired = [s for s in trace if s.name == "saga fulfilment TimerFired"]
+        released = [
+            s for s in trace if s.name == "send inventory.commands" and s.parent_id in {f.span_id for f in fired}
+        ]
+        rejected = [s for s in trace if s.name == "send orders.commands" and s.parent_id in {f.span_id for f in fired}]
+        return trace if fired and released and rejected else None
+
+    # The deadline's step is in the order's trace, and the commands it sends (release the stock, reject the
+    # order) are its children.
+    trace = wait_for(request_trace, 60, "the deadline and its compensation in the order's trace")
+    by_id = {s.span_id: s for s in trace}
+    fired = next(s for s in trace if s.name == "saga fulfilment TimerFired")
+    assert by_id[fired.parent_id].role == "worker:sagas"  # the step before it: the payment request sent
 
 
 def _one(spans: list[ReceivedSpan], name: str, role: str) -> ReceivedSpan | None:
