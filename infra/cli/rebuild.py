@@ -30,6 +30,14 @@ def rebuild(
             min=1,
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve /metrics (streamkeep_rebuild_events_applied and _total) on this port while the rebuild runs.",
+        ),
+    ] = None,
 ) -> None:
     """Rebuild a read model beside the live one from the first event, then swap it in atomically."""
     from infra.cli.errors import CliError
@@ -41,6 +49,8 @@ def rebuild(
     settings = load_settings()
     if not settings.uses_kafka:
         raise CliError("rebuild needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS)")
+    if metrics_port is not None:
+        _serve_metrics(settings.metrics_host, metrics_port)
     from infra.read_side.rebuild import Rebuild, RebuildRefused
     from infra.registry.deploy import connect_codec
 
@@ -84,3 +94,16 @@ def rebuild(
         typer.echo(f"rows that differ between live and rebuilt: {result.rows_differ}")
         for key in result.differing_keys or []:
             typer.echo(f"  {key}")
+
+
+def _serve_metrics(host: str, port: int) -> None:
+    """A rebuild is a command, not a service: prometheus-client's own listener (a daemon thread) is all it needs,
+    for a scrape while it runs (a Kubernetes Job, say)."""
+    from prometheus_client import start_http_server
+
+    from infra.cli.errors import CliError
+
+    try:
+        start_http_server(port, addr=host)
+    except OSError as error:
+        raise CliError(f"cannot serve metrics on port {port}: {error.strerror or error}") from None

@@ -12,12 +12,13 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.processes import child_pids
 from infra.read_side.rebuild import REBUILD_LOCK
 from projections.catalogue import PROJECTIONS
 from tests.conftest import settled
-from tests.platform import StreamkeepProcess, run_cli, wait_for
+from tests.platform import StreamkeepProcess, free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -212,7 +213,8 @@ def test_a_rebuild_killed_half_way_resumes_and_finishes_equal_to_the_live_model(
     kafka_platform: dict, tmp_path: Path, jobs: str
 ) -> None:
     env = kafka_platform["env"]
-    args = ["rebuild", "order_summary", "--batch", "50", "--jobs", jobs]
+    port = free_port()
+    args = ["rebuild", "order_summary", "--batch", "50", "--jobs", jobs, "--metrics-port", str(port)]
     rebuild = StreamkeepProcess(args, env, tmp_path / "rebuild.log").start()
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
 
@@ -223,6 +225,9 @@ def test_a_rebuild_killed_half_way_resumes_and_finishes_equal_to_the_live_model(
             return bool(row and row[0])
 
         wait_for(resumable, 60, "the rebuild's first committed batch", interval_s=0.05)
+    # Its progress, scraped while it runs.
+    applied, total = wait_for(lambda: _progress(port), 30, "the rebuild's progress in its /metrics", interval_s=0.05)
+    assert 0 < applied <= total
     assert rebuild.process is not None
     shares = set(child_pids(rebuild.process.pid))
     if jobs == "2":
@@ -236,6 +241,18 @@ def test_a_rebuild_killed_half_way_resumes_and_finishes_equal_to_the_live_model(
     assert summary["rows_differ"] == 0
     full = _json(run_cli(["rebuild", "order_summary", "--json"], env, 600))
     assert summary["events"] < full["events"], "the second run resumed where the killed one stopped"
+
+
+def _progress(port: int) -> tuple[float, float] | None:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.labels.get("projection") == "order_summary"
+    }
+    applied, total = values.get("streamkeep_rebuild_events_applied"), values.get("streamkeep_rebuild_events_total")
+    return (applied, total) if applied else None
 
 
 def test_only_one_rebuild_of_a_projection_runs_at_a_time(kafka_platform: dict) -> None:
