@@ -91,11 +91,24 @@ def test_one_order_is_one_trace_from_the_http_request_to_the_last_projection_bat
         have = {(s.role, s.name) for s in trace}
         return trace if wanted <= have and _confirmation_projected(trace) else None
 
-    trace = wait_for(whole_trace, 60, "every step of the order in one trace")
+    wait_for(whole_trace, 60, "every step of the order in one trace")
 
-    # One tree: every span but the request's has its parent in the trace, and the links cross processes.
+    # One tree: every span but the request's has its parent in the trace, and the links cross processes. Each
+    # process exports on its own schedule, so a child may reach the receiver before its parent: wait for the
+    # tree to close, and name the spans still dangling if it does not.
+    def closed_tree() -> list[ReceivedSpan] | None:
+        trace = [s for s in spans.all() if s.trace_id == request.trace_id]
+        ids = {s.span_id for s in trace}
+        dangling.clear()
+        dangling.extend(s for s in trace if s.parent_id and s.parent_id not in ids)
+        return None if dangling else trace
+
+    dangling: list[ReceivedSpan] = []
+    try:
+        trace = wait_for(closed_tree, 30, "every span's parent to reach the receiver")
+    except AssertionError:
+        pytest.fail(f"spans whose parent never arrived: {dangling}")
     by_id = {s.span_id: s for s in trace}
-    assert [s for s in trace if s.parent_id and s.parent_id not in by_id] == []
     assert [s.name for s in trace if not s.parent_id] == ["POST /v1/orders"]
     crossings = {(by_id[s.parent_id].role, s.role) for s in trace if s.parent_id and by_id[s.parent_id].role != s.role}
     assert {
