@@ -15,6 +15,9 @@ from infra.local.process import Settings as LocalSettings
 from infra.settings import REPOSITORY_ROOT
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The benches' own `serve` on 127.0.0.1 runs without authentication, said in as many words (a token check is a
+# SHA-256 and a dict lookup per request: not what these scenarios measure).
+NO_AUTH = {"STREAMKEEP_NO_AUTH": "true"}
 
 
 class BenchError(Exception):

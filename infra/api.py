@@ -9,13 +9,16 @@ from fastapi import FastAPI
 
 from commands.http import include_command_routes
 from infra.http import operations, problems
+from infra.http.authentication import Authentication
 from infra.http.body_limit import BodyLimit
+from infra.http.openapi_security import document_security
 from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
 from infra.observability import metrics, tracing
 from infra.observability.checks import Readiness, kafka_backend_checks, loaded, store_answers
 from infra.observability.command_outcomes import CountedCommandBus
+from infra.security.authenticator import authenticator_for
 from infra.settings import Settings
 from projections.queries import router as query_router
 from projections.saga_queries import router as saga_query_router
@@ -47,6 +50,9 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     )
     problems.install(app)
     app.add_middleware(BodyLimit)
+    # Inside the metrics, so a 401 or 403 is counted and timed like any answer; outside the rest, so nothing else
+    # runs for a caller we do not admit.
+    app.add_middleware(Authentication, authenticator=authenticator_for(settings.auth))
     app.add_middleware(RequestMetrics)  # added last, so outermost: it times and counts the body limit's 413s too
     # Routes are tried in order, each nested router adding its own checks: the GETs, the most frequent requests,
     # come first and every context's router hangs straight off the app (GET -30%, POST -7% CPU in-process).
@@ -56,6 +62,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     app.include_router(saga_action_router)
     app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir))
     app.include_router(operations.router)
+    document_security(app)
     tracing.instrument_app(app)
     return app
 

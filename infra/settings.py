@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from infra.security.auth_settings import AuthSettingError, AuthSettings, load_auth_settings
 from sagas.policy import SagaPolicy
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,8 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"  # where commands that talk to a running platform (`sagas`) find it
     metrics_port: int | None = None  # the worker's /livez, /readyz and /metrics listener; None: no listener
     metrics_host: str = "127.0.0.1"
+    auth: AuthSettings = AuthSettings()  # no tokens: `serve` refuses to start unless auth.no_auth says so
+    api_token: str | None = None  # what the CLI sends to a running platform (`sagas retry`, ...)
 
     @property
     def uses_kafka(self) -> bool:
@@ -62,6 +65,8 @@ def load_settings() -> Settings:
         api_url=_http_url(env, "STREAMKEEP_API_URL", "http://127.0.0.1:8000"),
         metrics_port=_port(env, "STREAMKEEP_METRICS_PORT"),
         metrics_host=env.get("STREAMKEEP_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        auth=_auth(env),
+        api_token=env.get("STREAMKEEP_TOKEN", "").strip() or None,
         saga_policy=SagaPolicy(
             payment_timeout_s=_positive_float(env, "STREAMKEEP_PAYMENT_TIMEOUT_S", 30.0),
             reply_timeout_s=_positive_float(env, "STREAMKEEP_SAGA_REPLY_TIMEOUT_S", 5.0),
@@ -79,6 +84,13 @@ def log_format() -> str | None:
     if text and text not in ("json", "console"):
         raise SettingsError(f"STREAMKEEP_LOG_FORMAT must be 'json' or 'console', not {text!r}")
     return text or None
+
+
+def _auth(env: os._Environ[str]) -> AuthSettings:
+    try:
+        return load_auth_settings(env)
+    except AuthSettingError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _port(env: os._Environ[str], name: str) -> int | None:
