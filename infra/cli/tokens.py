@@ -6,8 +6,8 @@ from typing import Annotated
 import typer
 
 from infra.cli.errors import CliError
-from infra.security.principal import ROLES
 from infra.security import api_tokens
+from infra.security.principal import ROLES
 
 tokens_app = typer.Typer(no_args_is_help=True)
 

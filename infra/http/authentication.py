@@ -3,10 +3,10 @@ its role may not call the route; the principal found is left in the scope for ra
 
 from typing import Any
 
-from infra.security.principal import set_principal
 from infra.http.problems import problem
 from infra.security.authenticator import Authenticator
 from infra.security.jwt_tokens import InvalidToken
+from infra.security.principal import set_principal
 from infra.security.route_roles import allows, required_role
 
 REALM = 'Bearer realm="streamkeep"'

@@ -5,9 +5,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.security.principal import Principal
 from infra.security import api_tokens
 from infra.security.jwt_tokens import JwtSettings
+from infra.security.principal import Principal
 
 NO_AUTH = "STREAMKEEP_NO_AUTH"
 

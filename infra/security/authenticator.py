@@ -2,10 +2,10 @@
 
 import asyncio
 
-from infra.security.principal import Principal
 from infra.security.api_tokens import digest
 from infra.security.auth_settings import AuthSettings
 from infra.security.jwt_tokens import InvalidToken, JwtVerifier
+from infra.security.principal import Principal
 
 
 class Authenticator:
