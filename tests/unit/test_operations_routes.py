@@ -138,3 +138,26 @@ def test_an_api_process_makes_the_metrics_folder_it_was_told_of_when_it_is_missi
     metrics.prepare_this_process()
 
     assert missing.is_dir()
+
+
+def test_readyz_leaves_out_an_excluded_check_without_running_it() -> None:
+    # serve's Kubernetes readiness probe: PostgreSQL down must not take the commands out of the Service.
+    asked: list[str] = []
+
+    async def postgres_down() -> None:
+        asked.append("postgresql")
+        raise ConnectionRefusedError("connection refused")
+
+    answer = _client({"kafka": _answers, "postgresql": postgres_down}).get("/readyz", params={"exclude": "postgresql"})
+
+    assert answer.status_code == 200
+    assert answer.json()["checks"] == {"kafka": "ok"}
+    assert asked == []
+
+
+def test_readyz_refuses_to_exclude_a_check_it_does_not_have() -> None:
+    answer = _client({"kafka": _answers, "postgresql": _answers}).get("/readyz?exclude=postgres")
+
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == "no check named postgres; the checks are kafka, postgresql"
