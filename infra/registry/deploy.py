@@ -35,7 +35,7 @@ def deploy_schemas(registry: Registry, schemas_dir: Path, kafka: str | None, pre
         new = [name for name, schema_id in sorted(known.items()) if schema_id is None and name not in refused]
         report.failures.extend(registry_refusals(registry, local, levels, new, prefix))
     else:
-        check_local_files(local, report := CheckReport())
+        check_local_files(local, report := CheckReport(), schemas_dir)
     if report.failures:
         raise SchemasRefused(report.failures)
     return register_all(registry, local, levels, prefix, known)
