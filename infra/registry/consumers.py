@@ -43,10 +43,10 @@ class BrokenRead:
         return f"{self.consumer} reads {self.subject}.{self.field}, which {self.schema_file} no longer has"
 
 
-def broken_reads(local: LocalSchemas, schemas_dir: Path, declared: dict[str, Reads] | None = None) -> list[BrokenRead]:
+def broken_reads(local: LocalSchemas, schemas_dir: Path) -> list[BrokenRead]:
     """Every declared read the local schemas cannot satisfy, one per consumer, record and field."""
     broken = []
-    for consumer, reads in sorted((declared if declared is not None else consumers()).items()):
+    for consumer, reads in sorted(consumers().items()):
         for subject, fields in sorted(reads.items()):
             found = local.schemas.get(subject)
             schema_file = f"{schemas_dir.name}/{subject}.avsc"
