@@ -70,11 +70,13 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
 def app_from_environment() -> FastAPI:
     """The API as configured by the environment: what each process of `serve --workers N` runs."""
     from infra.observability.logs import configure_logging, set_role
+    from infra.observability.retries import instrument_retries
     from infra.runtime.gc_tuning import collect_rarely
     from infra.settings import load_settings, log_format
 
     # A spawned process starts with logging as Python leaves it; the parent's set-up is not inherited.
     configure_logging(log_format())
+    instrument_retries()
     set_role("api")
     tracing.configure_tracing("api")
     api = create_app(load_settings())

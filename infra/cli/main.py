@@ -12,6 +12,7 @@ import typer
 
 from infra.cli.errors import CliError
 from infra.observability.logs import configure_logging, set_role
+from infra.observability.retries import instrument_retries
 from infra.observability.tracing import configure_tracing
 from infra.registry.deploy import SchemasRefused
 from infra.runtime.gc_tuning import collect_rarely
@@ -27,6 +28,7 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="Show traceback
     _state["debug"] = debug
     # Every logger of every library, in STREAMKEEP_LOG_FORMAT (JSON lines unless stderr is a terminal).
     configure_logging(log_format(), level=logging.DEBUG if debug else logging.INFO)
+    instrument_retries()
 
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]

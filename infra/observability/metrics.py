@@ -36,6 +36,11 @@ COMMANDS = Counter(
     "(accepted, rejected by a rule, conflict, not_found, timeout: no outcome in time).",
     ["context", "type", "outcome"],
 )
+RETRIES = Counter(
+    "streamkeep_retries_total",
+    "Retries scheduled after a transient failure toward a dependency, by operation (the retried function's name).",
+    ["operation"],
+)
 
 
 def exposition() -> tuple[bytes, str]:

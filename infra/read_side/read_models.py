@@ -19,6 +19,7 @@ from infra.read_side.projection_writer import (
     create_tables,
     passed_positions,
 )
+from infra.read_side.waits import CONNECT_TIMEOUT_S, POOL_WAIT_S
 from projections import inventory_levels, order_summary, saga_instances
 from projections.catalogue import PROJECTIONS
 from projections.ports import ReadModelUnavailable
@@ -35,7 +36,14 @@ class PostgresReadModels:
     def __init__(self, database_url: str) -> None:
         # Autocommit: a query is one round trip (no BEGIN, no ROLLBACK on return to the pool); writes open
         # their own transaction with conn.transaction().
-        self._pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True})
+        self._pool = AsyncConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=8,
+            open=False,
+            timeout=POOL_WAIT_S,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+        )
         self._orders = PointReads(self._rows_by_key(order_summary))
         self._stock = PointReads(self._rows_by_key(inventory_levels))
 

@@ -61,6 +61,8 @@ def test_readyz_names_postgresql_while_it_is_down_and_recovers_after_a_restart(
         placed = httpx.post(f"{api_url}/v1/orders", json=ORDER, timeout=30)
         assert placed.status_code == 201, placed.text
         wait_for(lambda: "PostgreSQL did not take a batch" in worker.log_path.read_text(), 60, "a projection retry")
+        metrics = f"http://127.0.0.1:{worker_port}/metrics"
+        wait_for(lambda: _retries_of(metrics, "read_side.projection_runner._until_taken") >= 1, 30, "a retry counted")
 
         own_services.start_postgres(postgres)
         for name, url in readyz.items():
@@ -70,6 +72,12 @@ def test_readyz_names_postgresql_while_it_is_down_and_recovers_after_a_restart(
     finally:
         api.stop()
         worker.stop()
+
+
+def _retries_of(metrics_url: str, operation: str) -> float:
+    wanted = f'streamkeep_retries_total{{operation="{operation}"}} '
+    lines = httpx.get(metrics_url, timeout=10).text.splitlines()
+    return sum(float(line.removeprefix(wanted)) for line in lines if line.startswith(wanted))
 
 
 def _refused(url: str) -> httpx.Response | None:
