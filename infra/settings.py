@@ -12,6 +12,14 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
+class BreakerSettings:
+    """When a circuit breaker toward a dependency opens, and how long it stays open before a probe."""
+
+    failures: int = 5  # consecutive failed calls that open it
+    reset_s: float = 10.0  # open this long; then one call goes through as a probe (half-open)
+
+
+@dataclass(frozen=True)
 class Settings:
     backend: str
     kafka_bootstrap_servers: str
@@ -26,6 +34,7 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"  # where commands that talk to a running platform (`sagas`) find it
     metrics_port: int | None = None  # the worker's /livez, /readyz and /metrics listener; None: no listener
     metrics_host: str = "127.0.0.1"
+    breakers: BreakerSettings = BreakerSettings()  # toward PostgreSQL (queries), the registry, the payment gateway
 
     @property
     def uses_kafka(self) -> bool:
@@ -62,6 +71,10 @@ def load_settings() -> Settings:
         api_url=_http_url(env, "STREAMKEEP_API_URL", "http://127.0.0.1:8000"),
         metrics_port=_port(env, "STREAMKEEP_METRICS_PORT"),
         metrics_host=env.get("STREAMKEEP_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        breakers=BreakerSettings(
+            failures=_positive_int(env, "STREAMKEEP_BREAKER_FAILURES", BreakerSettings.failures),
+            reset_s=_positive_float(env, "STREAMKEEP_BREAKER_RESET_S", BreakerSettings.reset_s),
+        ),
         saga_policy=SagaPolicy(
             payment_timeout_s=_positive_float(env, "STREAMKEEP_PAYMENT_TIMEOUT_S", 30.0),
             reply_timeout_s=_positive_float(env, "STREAMKEEP_SAGA_REPLY_TIMEOUT_S", 5.0),

@@ -163,7 +163,9 @@ async def _run_worker(settings, roles: tuple[str, ...], metrics_port: int | None
     listener = await _operations_listener(settings, roles, metrics_port, started)
     try:
         codec, read_models = await connect_kafka_backend(settings)
-        processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
+        processors = Worker(
+            settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy, settings.breakers
+        )
         await processors.start()
         started.append(processors)
         logging.getLogger(__name__).info("worker running: %s", ", ".join(roles))
