@@ -11,6 +11,7 @@ import typer
 from infra.cli.errors import CliError
 from infra.observability.logs import configure_logging, set_role
 from infra.observability.tracing import configure_tracing
+from infra.registry.client import RegistryUnavailable
 from infra.registry.deploy import SchemasRefused
 from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import SettingsError, load_settings, log_format
@@ -225,7 +226,7 @@ def main() -> None:
     _mount_subcommands()
     try:
         app()
-    except (CliError, SchemasRefused, SettingsError) as error:
+    except (CliError, SchemasRefused, SettingsError, RegistryUnavailable) as error:
         _fail(str(error))
     except KeyboardInterrupt:
         sys.exit(130)
