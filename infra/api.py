@@ -16,7 +16,7 @@ from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
 from infra.observability import metrics, tracing
-from infra.observability.checks import Readiness, kafka_backend_checks, loaded, store_answers
+from infra.observability.checks import Readiness, kafka_backend_checks, loaded, postgres_answers, store_answers
 from infra.observability.command_outcomes import CountedCommandBus
 from infra.security.authenticator import authenticator_for
 from infra.settings import Settings
@@ -60,7 +60,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     app.include_router(saga_query_router)
     include_command_routes(app)
     app.include_router(saga_action_router)
-    app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir))
+    app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir, settings.breakers))
     app.include_router(operations.router)
     document_security(app)
     tracing.instrument_app(app)
@@ -87,7 +87,7 @@ def app_from_environment() -> FastAPI:
 def _embedded_backend(app: FastAPI, settings: Settings) -> Any:
     from infra.embedded.backend import EmbeddedBackend
 
-    backend = EmbeddedBackend(settings.data_dir, settings.saga_policy, settings.sagas)
+    backend = EmbeddedBackend(settings.data_dir, settings.saga_policy, settings.sagas, settings.breakers)
     app.state.command_bus = CountedCommandBus(backend)
     app.state.payment_gateway = backend
     app.state.read_models = backend.read_models
@@ -110,7 +110,9 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
     bus.start(asyncio.get_running_loop())
     worker = None
     if roles:
-        worker = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
+        worker = Worker(
+            settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy, settings.breakers
+        )
     if worker:
         await worker.start()
     gateway = KafkaGatewayScript(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s)
@@ -120,10 +122,14 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
     app.state.saga_operator = operator
     app.state.read_models = read_models
     app.state.worker = worker
-    checks = kafka_backend_checks(settings)
+    # The API alone needs no PostgreSQL to take commands: with it down, serve is reported degraded (its queries
+    # answer 503) but stays ready, so a load balancer keeps sending it commands. With the stream processors in the
+    # process (run), the projections cannot work without it: not ready.
+    checks = kafka_backend_checks(settings, postgres=worker is not None)
+    reported = {} if worker else {"postgresql": postgres_answers(settings.database_url)}
     if worker:
         checks["partitions"] = loaded(lambda: worker.ready, "the stream processors are still loading their partitions")
-    app.state.readiness = Readiness(checks)
+    app.state.readiness = Readiness(checks, reported=reported)
     try:
         yield
     finally:

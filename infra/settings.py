@@ -13,6 +13,14 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
+class BreakerSettings:
+    """When a circuit breaker toward a dependency opens, and how long it stays open before a probe."""
+
+    failures: int = 5  # consecutive failed calls that open it
+    reset_s: float = 10.0  # open this long; then one call goes through as a probe (half-open)
+
+
+@dataclass(frozen=True)
 class Settings:
     backend: str
     kafka_bootstrap_servers: str
@@ -29,6 +37,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     auth: AuthSettings = AuthSettings()  # no tokens: `serve` refuses to start unless auth.no_auth says so
     api_token: str | None = None  # what the CLI sends to a running platform (`sagas retry`, ...)
+    breakers: BreakerSettings = BreakerSettings()  # toward PostgreSQL (queries), the registry, the payment gateway
 
     @property
     def uses_kafka(self) -> bool:
@@ -67,6 +76,10 @@ def load_settings() -> Settings:
         metrics_host=env.get("STREAMKEEP_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
         auth=_auth(env),
         api_token=env.get("STREAMKEEP_TOKEN", "").strip() or None,
+        breakers=BreakerSettings(
+            failures=_positive_int(env, "STREAMKEEP_BREAKER_FAILURES", BreakerSettings.failures),
+            reset_s=_positive_float(env, "STREAMKEEP_BREAKER_RESET_S", BreakerSettings.reset_s),
+        ),
         saga_policy=SagaPolicy(
             payment_timeout_s=_positive_float(env, "STREAMKEEP_PAYMENT_TIMEOUT_S", 30.0),
             reply_timeout_s=_positive_float(env, "STREAMKEEP_SAGA_REPLY_TIMEOUT_S", 5.0),

@@ -14,6 +14,7 @@ from infra.cli.errors import CliError
 from infra.observability.logs import configure_logging, set_role
 from infra.observability.retries import instrument_retries
 from infra.observability.tracing import configure_tracing
+from infra.registry.client import RegistryUnavailable
 from infra.registry.deploy import SchemasRefused
 from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import SettingsError, load_settings, log_format
@@ -204,7 +205,9 @@ async def _run_worker(settings, roles: tuple[str, ...], metrics_port: int | None
     listener = await _operations_listener(settings, roles, metrics_port, started)
     try:
         codec, read_models = await connect_kafka_backend(settings)
-        processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
+        processors = Worker(
+            settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy, settings.breakers
+        )
         await processors.start()
         started.append(processors)
         logging.getLogger(__name__).info("worker running: %s", ", ".join(roles))
@@ -266,7 +269,7 @@ def main() -> None:
     _mount_subcommands()
     try:
         app()
-    except (CliError, SchemasRefused, SettingsError) as error:
+    except (CliError, SchemasRefused, SettingsError, RegistryUnavailable) as error:
         _fail(str(error))
     except KeyboardInterrupt:
         sys.exit(130)

@@ -1,5 +1,6 @@
 """The operations routes of every long-running process: /livez, /readyz (and its old name /healthz), /metrics."""
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -8,6 +9,7 @@ from fastapi.responses import JSONResponse
 from infra.http import problems
 from infra.observability.checks import Readiness
 from infra.observability.metrics import exposition
+from infra.resilience.breakers import breakers_in_this_process
 
 RETRY_AFTER_S = 5
 
@@ -35,22 +37,42 @@ async def readyz(
     """200 when every dependency answers and the process has loaded its partitions; else 503 problem+json naming
     each failing one. Every check has a short timeout, so this answers within a few seconds whatever is down.
     A probe may leave checks out: serve's Kubernetes readiness leaves out PostgreSQL, whose outage must take only
-    the queries down (they answer 503 themselves), not the commands with them."""
+    the queries down (they answer 503 themselves), not the commands with them. Either way the answer shows each
+    circuit breaker's state (`open_breakers` names those not closed) and the failing dependencies the process works
+    on without (`degraded`): neither makes it not-ready, as it still does useful work (an open gateway breaker
+    declines payments fast; serve takes commands without PostgreSQL)."""
     readiness: Readiness = request.app.state.readiness
-    unknown = sorted(set(exclude) - set(readiness.checks))
+    unknown = sorted(set(exclude) - set(readiness.checks) - set(readiness.reported))
     if unknown:
-        known = ", ".join(readiness.checks)
+        known = ", ".join([*readiness.checks, *readiness.reported])
         return problems.problem(400, "Unknown check", f"no check named {', '.join(unknown)}; the checks are {known}")
     if exclude:
-        kept = {name: check for name, check in readiness.checks.items() if name not in exclude}
-        readiness = Readiness(kept, readiness.timeout_s)
-    failures = await readiness.failures()
+        readiness = Readiness(
+            {name: check for name, check in readiness.checks.items() if name not in exclude},
+            readiness.timeout_s,
+            {name: check for name, check in readiness.reported.items() if name not in exclude},
+        )
+    failures, degraded = await asyncio.gather(readiness.failures(), readiness.degraded())
+    breakers = {name: breaker.state for name, breaker in sorted(breakers_in_this_process().items())}
+    open_breakers = [name for name, state in breakers.items() if state != "closed"]
     if failures:
         detail = "; ".join(f"{name}: {reason}" for name, reason in failures.items())
         return problems.problem(
-            503, "Not ready", detail, failing=sorted(failures), reasons=failures, retry_after=RETRY_AFTER_S
+            503,
+            "Not ready",
+            detail,
+            failing=sorted(failures),
+            reasons=failures,
+            degraded=degraded or None,
+            open_breakers=open_breakers or None,
+            breakers=breakers or None,
+            retry_after=RETRY_AFTER_S,
         )
-    return JSONResponse({"status": "ready", "checks": {name: "ok" for name in readiness.checks}})
+    checks = {name: "ok" for name in readiness.checks} | {name: "ok" for name in readiness.reported}
+    body = {"status": "ready", "checks": checks | degraded, "breakers": breakers}
+    if degraded or open_breakers:
+        body |= {"degraded": degraded, "open_breakers": open_breakers}
+    return JSONResponse(body)
 
 
 @router.get("/metrics", include_in_schema=False)

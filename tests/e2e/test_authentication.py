@@ -96,7 +96,7 @@ def test_a_jwt_with_the_writer_role_may_send_commands(client: TestClient) -> Non
         "Basic d3JpdGVyOnNlY3JldA==",
         "Bearer skt_not-a-token-anyone-issued",
         f"Bearer {_jwt(exp=int(time.time()) - 3600)}",
-        f"Bearer {jwt.encode({'sub': 'x', 'role': 'admin', 'exp': int(time.time()) + 60}, 'another-secret-32-bytes-long!!')}",  # noqa: E501
+        f"Bearer {jwt.encode({'sub': 'x', 'role': 'admin', 'exp': int(time.time()) + 60}, 'another-secret-of-32-bytes-or-more!')}",  # noqa: E501
         f"Bearer {_jwt(aud='another-api')}",
         "Bearer eyJhbGciOi.not-base64.at-all",
     ],

@@ -2,6 +2,7 @@
 route template; a `serve --workers` metrics folder starts empty."""
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from infra.http.operations import router
 from infra.http.request_metrics import RequestMetrics
 from infra.observability import metrics
 from infra.observability.checks import Readiness, loaded
+from infra.resilience.breakers import Breaker
+from infra.settings import BreakerSettings
 
 
 async def _answers() -> None:
@@ -161,3 +164,34 @@ def test_readyz_refuses_to_exclude_a_check_it_does_not_have() -> None:
     assert answer.status_code == 400
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["detail"] == "no check named postgres; the checks are kafka, postgresql"
+
+
+def test_readyz_reports_degraded_dependencies_and_open_breakers_without_failing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("infra.resilience.breakers._IN_THIS_PROCESS", {})  # this test's breakers only
+    breaker = Breaker("postgresql", BreakerSettings(failures=1, reset_s=60))
+    with contextlib.suppress(ConnectionRefusedError), breaker.calling():
+        raise ConnectionRefusedError("down")
+    app = _client({}).app
+    app.state.readiness = Readiness({"kafka": _answers}, timeout_s=0.2, reported={"postgresql": _refuses})
+
+    answer = TestClient(app).get("/readyz")
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["degraded"] == {"postgresql": "ConnectionRefusedError: connection refused"}
+    assert body["open_breakers"] == ["postgresql"]
+    assert body["breakers"] == {"postgresql": "open"}
+
+
+def test_a_failing_readyz_names_the_open_breakers_in_its_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("infra.resilience.breakers._IN_THIS_PROCESS", {})
+    breaker = Breaker("payment-gateway", BreakerSettings(failures=1, reset_s=60))
+    with contextlib.suppress(ConnectionRefusedError), breaker.calling():
+        raise ConnectionRefusedError("down")
+
+    body = _client({"kafka": _refuses}).get("/readyz").json()
+
+    assert body["failing"] == ["kafka"]
+    assert body["open_breakers"] == ["payment-gateway"]
