@@ -11,6 +11,7 @@ from commands.http import include_command_routes
 from infra.http import operations, problems
 from infra.http.authentication import Authentication
 from infra.http.body_limit import BodyLimit
+from infra.http.openapi_problems import document_problems
 from infra.http.openapi_security import document_security
 from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir, settings.breakers))
     app.include_router(operations.router)
     document_security(app)
+    document_problems(app)
     tracing.instrument_app(app)
     return app
 

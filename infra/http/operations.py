@@ -26,7 +26,15 @@ async def livez() -> dict[str, str]:
 router.add_api_route("/healthz", livez, methods=["GET"], include_in_schema=False)
 
 
-@router.get("/readyz")
+_PROBLEM = {problems.PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_NOT_READY = {
+    "description": "A dependency fails or the partitions are still loading: each failing one named",
+    "content": _PROBLEM,
+    "headers": {"Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer"}}},
+}
+
+
+@router.get("/readyz", responses={400: {"description": "No check of that name", "content": _PROBLEM}, 503: _NOT_READY})
 async def readyz(
     request: Request,
     exclude: Annotated[
