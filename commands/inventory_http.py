@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.http_support import IdempotencyKey, IfMatch, Sku, answered, envelope_for, send
+from commands.http_support import IdempotencyKey, IfMatch, Int64, Sku, answered, envelope_for, send
 from commands.messages import CommitStock, ReleaseStock, ReserveStock, RestockItem
 
 router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
@@ -15,7 +15,7 @@ ORDER_EXAMPLE = "0b9d6c9e-2f4a-4d8e-9a51-3c1e7f2a6b10"
 class RestockIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"quantity": 25}]})
 
-    quantity: int
+    quantity: Int64
 
 
 class ReserveIn(BaseModel):
@@ -24,7 +24,7 @@ class ReserveIn(BaseModel):
     )
 
     order_id: UUID
-    quantity: int = Field(strict=True)
+    quantity: Int64 = Field(strict=True)
 
 
 class ForOrder(BaseModel):

@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.http_support import IdempotencyKey, IfMatch, answered, envelope_for, new_aggregate_id, send
+from commands.http_support import IdempotencyKey, IfMatch, Int32, Int64, answered, envelope_for, new_aggregate_id, send
 from commands.messages import CancelOrder, ConfirmOrder, PlaceOrder, RejectOrder
 from domain.values import OrderLine
 
@@ -16,8 +16,8 @@ class OrderLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     sku: str = Field(min_length=1, max_length=64, examples=["SKU-1"])
-    quantity: int = Field(examples=[2])
-    unit_price_cents: int = Field(examples=[1250])
+    quantity: Int32 = Field(examples=[2])
+    unit_price_cents: Int64 = Field(examples=[1250])
 
 
 class PlaceOrderIn(BaseModel):

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.http_support import IdempotencyKey, IfMatch, answered, envelope_for, new_aggregate_id, send
+from commands.http_support import IdempotencyKey, IfMatch, Int64, answered, envelope_for, new_aggregate_id, send
 from commands.messages import CapturePayment, RefundPayment, RequestPayment, VoidPayment
 from commands.orders_http import NoFields
 from commands.ports import PaymentGateway
@@ -25,14 +25,14 @@ class RequestPaymentIn(BaseModel):
 
     payment_id: UUID | None = Field(default=None, description="Chosen by the caller for safe retries.")
     order_id: UUID
-    amount_cents: int = Field(strict=True)
+    amount_cents: Int64 = Field(strict=True)
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
 
 
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount_cents": 500}]})
 
-    amount_cents: int = Field(strict=True)
+    amount_cents: Int64 = Field(strict=True)
 
 
 class PaymentChanged(BaseModel):

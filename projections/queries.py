@@ -12,6 +12,7 @@ from projections import customer_orders, inventory_levels, order_summary
 from projections.consistency import InvalidToken, has_passed, parse_token, passed_topics
 from projections.paging import parse_cursor
 from projections.ports import NotCaughtUp, ReadModels
+from projections.query_answers import CustomerOrdersPage, OrderView, StockLevel, documented
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 WAIT_S = 5.0  # how long ?after= waits for the read model before answering 503
@@ -54,7 +55,7 @@ def _not_found(what: str) -> HTTPException:
     )
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", response_model=None, responses=documented(OrderView, "The order"))
 async def get_order(order_id: UUID, request: Request, after: After = None) -> dict[str, Any]:
     """An order as the order_summary read model holds it."""
     await _caught_up(request, order_summary, after)
@@ -64,7 +65,11 @@ async def get_order(order_id: UUID, request: Request, after: After = None) -> di
     return order_summary.to_json(row)
 
 
-@router.get("/customers/{customer_id}/orders")
+@router.get(
+    "/customers/{customer_id}/orders",
+    response_model=None,
+    responses=documented(CustomerOrdersPage, "A page of the customer's orders"),
+)
 async def get_customer_orders(
     customer_id: UUID,
     request: Request,
@@ -89,7 +94,7 @@ async def get_customer_orders(
     }
 
 
-@router.get("/inventory/{sku}")
+@router.get("/inventory/{sku}", response_model=None, responses=documented(StockLevel, "The SKU's stock"))
 async def get_inventory(sku: str, request: Request, after: After = None) -> dict[str, Any]:
     """Stock of one SKU: on hand, reserved for orders, available to reserve."""
     await _caught_up(request, inventory_levels, after)

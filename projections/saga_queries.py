@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from projections import fulfilment_audit, saga_instances
 from projections.paging import parse_cursor
 from projections.ports import ReadModels
+from projections.query_answers import AuditReport, SagaPage, SagaView, documented
 
 router = APIRouter(prefix="/v1/sagas", tags=["sagas"])
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
@@ -49,7 +50,7 @@ async def saga_row(request: Request, saga_id: UUID) -> dict[str, Any]:
 AUDITED = ("saga_instances", "order_summary", "inventory_levels", "stock_reservations", "payment_summary")
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=None, responses=documented(AuditReport, "The violations found"))
 async def audit_sagas(request: Request) -> dict[str, Any]:
     """The fulfilment's invariants across the read models, each violation one line. Meaningful once the read
     models have caught up with each other (`streamkeep projections` shows their lag)."""
@@ -61,13 +62,13 @@ async def audit_sagas(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/{saga_id}")
+@router.get("/{saga_id}", response_model=None, responses=documented(SagaView, "The instance"))
 async def get_saga(saga_id: UUID, request: Request) -> dict[str, Any]:
     """A saga instance (its id is its order's): status, step, open deadline, and its history, event by event."""
     return saga_instances.to_json(await saga_row(request, saga_id))
 
 
-@router.get("")
+@router.get("", response_model=None, responses=documented(SagaPage, "A page of instances"))
 async def list_sagas(
     request: Request,
     status_: Annotated[

@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -111,6 +113,20 @@ def wait_for(check, timeout_s: float, what: str, interval_s: float = 0.2):  # ty
 
 def wait_ready(base_url: str, timeout_s: float = 90) -> None:
     wait_for(lambda: httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200, timeout_s, f"{base_url}/readyz")
+
+
+@contextmanager
+def serve_with_tokens(platform_env: dict[str, str], tokens_setting: str, log_path: Path) -> Iterator[str]:
+    """A second `serve` that admits only the tokens of STREAMKEEP_API_TOKENS, beside a platform whose worker decides
+    its commands; its base URL once ready."""
+    port = free_port()
+    env = {**platform_env, "STREAMKEEP_NO_AUTH": "false", "STREAMKEEP_API_TOKENS": tokens_setting}
+    api = StreamkeepProcess(["serve", "--port", str(port)], env, log_path).start()
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        api.stop()
 
 
 def run_cli(args: list[str], env: dict[str, str], timeout_s: float = 120) -> subprocess.CompletedProcess[str]:

@@ -78,5 +78,6 @@ def _answered(read: Callable[[], Any]) -> Any:
     except (ValueError, MalformedSchema) as error:
         raise HTTPException(422, {"title": "Invalid request", "detail": str(error)}) from None
     except RegistryRefused as error:
-        detail = {"title": "Schema registry unavailable", "detail": str(error), "retry_after": RETRY_AFTER_S}
-        raise HTTPException(503, detail) from None
+        # A read the registry answers but refuses: the caller's subject or version is one it will not take (a name
+        # with control characters, too long), not the registry being down.
+        raise HTTPException(422, {"title": "Invalid request", "detail": str(error)}) from None

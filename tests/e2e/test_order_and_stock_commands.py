@@ -78,3 +78,14 @@ def test_bad_restocks_are_refused_with_the_field_named(any_platform: dict) -> No
     assert huge.status_code == 422
     assert text.status_code == 422 and "quantity" in text.json()["detail"]
     assert bad_sku.status_code == 422 and "sku" in bad_sku.json()["detail"]
+
+
+def test_numbers_wider_than_a_command_carries_are_invalid_requests_not_server_errors(any_platform: dict) -> None:
+    line = ORDER["lines"][0]
+    price = post(any_platform, "/v1/orders", {**ORDER, "lines": [{**line, "unit_price_cents": -(2**65)}]})
+    quantity = post(any_platform, "/v1/orders", {**ORDER, "lines": [{**line, "quantity": 2**40}]})
+    version = post(any_platform, "/v1/inventory/SKU-1/restock", {"quantity": 5}, **{"If-Match": str(2**64)})
+
+    assert price.status_code == 422 and "lines[0].unit_price_cents" in price.json()["detail"]
+    assert quantity.status_code == 422 and "lines[0].quantity" in quantity.json()["detail"]
+    assert (version.status_code, version.json()["field"]) == (400, "If-Match")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ORDER
-from tests.platform import ROOT, StreamkeepProcess, free_port, wait_for, wait_ready
+from tests.platform import ROOT, free_port, serve_with_tokens, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -67,15 +67,9 @@ def guarded_api(
     kafka_platform: dict, issued: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A second `serve` with the tokens, beside the suite's platform (whose worker decides its commands)."""
-    port = free_port()
-    env = {**kafka_platform["env"], "STREAMKEEP_NO_AUTH": "false", "STREAMKEEP_API_TOKENS": issued["setting"]}
     log = Path(tmp_path_factory.mktemp("guarded-api")) / "api.log"
-    api = StreamkeepProcess(["serve", "--port", str(port)], env, log).start()
-    try:
-        wait_ready(f"http://127.0.0.1:{port}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        api.stop()
+    with serve_with_tokens(kafka_platform["env"], issued["setting"], log) as base_url:
+        yield base_url
 
 
 def test_the_events_of_a_command_record_the_name_of_the_token_that_sent_it(

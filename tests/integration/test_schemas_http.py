@@ -46,6 +46,8 @@ def test_a_diff_between_the_registry_and_the_local_file(kafka_platform):
         ("/orders.OrderPlaced/versions/999", {}, 404),
         ("/orders.OrderPlaced/versions/first", {}, 422),
         ("/orders.OrderPlaced/diff", {"from": "1"}, 422),
+        # A name the registry refuses to look up (a control character): the caller's mistake, not an outage.
+        ("/%C2%B5%0D", {}, 422),
     ],
 )
 def test_unknown_subjects_and_bad_versions_are_problems(kafka_platform, path, params, status):
