@@ -48,7 +48,11 @@ def seed(post: Callable[[str, dict[str, Any]], dict[str, Any]]) -> dict[str, lis
         "path.sku": [sku],
         "path.payment_id": [payment_id],
         "path.shipment_id": [shipment_id],
+        # The registry's subjects are the platform's own (none on the embedded backend, which has no registry).
         "path.subject": ["orders.OrderPlaced"],
+        "path.version": ["1", "latest"],
+        "query.from": ["1"],
+        "query.to": ["latest", "local"],
         "query.after": [placed["consistency_token"]],
     }
 

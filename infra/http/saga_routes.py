@@ -5,7 +5,7 @@ from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from infra.security.principal import principal_of
 from projections.saga_queries import saga_row
@@ -28,17 +28,27 @@ class OperatorRequestBody(BaseModel):
     )
 
 
+class OperatorRequestAccepted(BaseModel):
+    """The instance's runner has the request; the instance's history will say what it made of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    saga_id: UUID
+    action: str
+    accepted: bool
+
+
 router = APIRouter(prefix="/v1/sagas", tags=["sagas"])
 Operator = Annotated[OperatorRequestBody | None, Body()]
 
 
-@router.post("/{saga_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{saga_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=OperatorRequestAccepted)
 async def retry_saga(saga_id: UUID, request: Request, body: Operator = None) -> dict[str, Any]:
     """Resume a stuck instance: its stuck step is sent again. 409 when the instance is not stuck."""
     return await _operate(request, saga_id, RETRY, body)
 
 
-@router.post("/{saga_id}/abort", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{saga_id}/abort", status_code=status.HTTP_202_ACCEPTED, response_model=OperatorRequestAccepted)
 async def abort_saga(saga_id: UUID, request: Request, body: Operator = None) -> dict[str, Any]:
     """Compensate an instance now. 409 once it is finished, compensating, or past the order's confirmation."""
     return await _operate(request, saga_id, ABORT, body)

@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 
 from infra.avro.parsed_schema import MalformedSchema
+from infra.http.schema_answers import SchemaDiff, SubjectDetail, SubjectRow, VersionDetail
 from infra.registry.catalog import overview, parse_version, subject_detail, version_detail, versions_diff
 from infra.registry.client import Registry, RegistryRefused, RegistryUnavailable, UnknownSubject
 from infra.resilience.breakers import Breaker, CircuitOpen
 from infra.settings import BreakerSettings
+from projections.query_answers import documented
 
 RETRY_AFTER_S = 5
 
@@ -39,19 +41,39 @@ def schemas_router(registry_url: str, schemas_dir: Path, breaker: BreakerSetting
             raise HTTPException(503, detail) from None
 
     # Plain `def` routes: the registry client blocks, so FastAPI runs them in its thread pool.
-    @router.get("", summary="Every subject with its latest version, schema id, compatibility and role")
+    @router.get(
+        "",
+        summary="Every subject with its latest version, schema id, compatibility and role",
+        response_model=None,
+        responses=documented(list[SubjectRow], "The subjects"),
+    )
     def list_subjects() -> list[dict[str, Any]]:
         return _answer(lambda: overview(registry))
 
-    @router.get("/{subject}", summary="A subject's versions and compatibility level")
+    @router.get(
+        "/{subject}",
+        summary="A subject's versions and compatibility level",
+        response_model=None,
+        responses=documented(SubjectDetail, "The subject"),
+    )
     def subject(subject: str) -> dict[str, Any]:
         return _answer(lambda: subject_detail(registry, subject))
 
-    @router.get("/{subject}/versions/{version}", summary="One version: the schema, its id and references")
+    @router.get(
+        "/{subject}/versions/{version}",
+        summary="One version: the schema, its id and references",
+        response_model=None,
+        responses=documented(VersionDetail, "The version"),
+    )
     def version(subject: str, version: str) -> dict[str, Any]:
         return _answer(lambda: version_detail(registry, subject, _registered(version)))
 
-    @router.get("/{subject}/diff", summary="Field-level changes between two versions ('local': the .avsc file)")
+    @router.get(
+        "/{subject}/diff",
+        summary="Field-level changes between two versions ('local': the .avsc file)",
+        response_model=None,
+        responses=documented(SchemaDiff, "The changes"),
+    )
     def diff(
         subject: str,
         old: str = Query(alias="from", examples=["1"]),
