@@ -72,6 +72,8 @@ def contract_config(max_examples: int, known: dict[str, list[str]]) -> Schemathe
             "seed": SEED,
             "dictionaries": dictionaries,
             "parameters": bindings,
+            # A command waits at most 5 s for its outcome; no request may hang the run.
+            "request-timeout": 10,
             "generation": {"max-examples": max_examples, "database": "none"},
             "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "503"]}},
         }
@@ -140,11 +142,17 @@ def schemathesis_node_id(request: pytest.FixtureRequest) -> None:
 schema = schemathesis.pytest.from_fixture("served_openapi")
 
 
+# One role's run takes well under a minute on either backend (see the counts it prints); this bounds a slow one.
+RUN_LIMIT_S = 180
+
+
+@pytest.mark.timeout(RUN_LIMIT_S)
 @schema.parametrize()
 def test_every_operation_answers_as_documented_to_a_writer(case: Case, contract_run: ContractRun) -> None:
     contract_run.call_and_check(case, "writer")
 
 
+@pytest.mark.timeout(RUN_LIMIT_S)
 @schema.parametrize()
 def test_every_operation_answers_as_documented_to_an_admin(case: Case, contract_run: ContractRun) -> None:
     contract_run.call_and_check(case, "admin")
