@@ -111,6 +111,8 @@ class ContractRun:
     backend: str
     # Path prefixes that answer 503 on this backend by design; a 503 anywhere else fails the run.
     unavailable: tuple[str, ...] = ()
+    # What the backend must change in a generated request before it is sent, if anything (see the Kafka run).
+    adjust: Callable[[Case], None] = lambda case: None
     tokens: dict[str, str] = field(default_factory=lambda: {role: api_tokens.issue() for role in ROLES})
     tallies: dict[str, Tally] = field(init=False)
 
@@ -127,6 +129,7 @@ class ContractRun:
 
     def call_and_check(self, case: Case, role: str) -> None:
         """One generated request, as the role's holder: counted, then held to the four checks."""
+        self.adjust(case)
         response = case.call(headers=self.headers(role))
         self.tallies[role].record(case, response.status_code)
         case.validate_response(response, checks=CHECKS)

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from schemathesis import Case
 
 from tests.openapi_contract import (  # noqa: F401 - the shared tests and their fixture run against this backend
     ContractRun,
@@ -28,10 +29,25 @@ pytestmark = pytest.mark.kafka
 MAX_EXAMPLES = 10
 
 
+GATEWAY_SCRIPT = "/v1/payments/gateway/script"
+
+
+def approvals_only(case: Case) -> None:
+    """The stack's payment gateway serves every test: a generated script may approve, late or not, but not fail,
+    decline or time out (failures would open the gateway breaker of the suite's worker, and the saga tests' payments
+    would be declined). The route's answer and its refusals are checked all the same."""
+    if case.operation.path != GATEWAY_SCRIPT or not isinstance(case.body, dict):
+        return
+    answers = case.body.get("answers")
+    for answer in answers if isinstance(answers, list) else []:
+        if isinstance(answer, dict) and answer.get("outcome") in ("decline", "timeout", "error"):
+            answer["outcome"] = "approve"
+
+
 @pytest.fixture(scope="module")
 def contract_run() -> ContractRun:
     # Every dependency is up: no route may answer 503.
-    return ContractRun("kafka")
+    return ContractRun("kafka", adjust=approvals_only)
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +60,13 @@ def guarded_api(
 
 
 @pytest.fixture(scope="module")
-def served_openapi(guarded_api: str, contract_run: ContractRun) -> Any:
-    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = httpx.post(f"{guarded_api}{path}", json=body, headers=contract_run.headers("writer"), timeout=10)
+def served_openapi(guarded_api: str, contract_run: ContractRun) -> Iterator[Any]:
+    def post(path: str, body: dict[str, Any], role: str = "writer") -> dict[str, Any]:
+        answer = httpx.post(f"{guarded_api}{path}", json=body, headers=contract_run.headers(role), timeout=10)
         assert answer.status_code in (200, 201), answer.text
         return dict(answer.json())
 
     config = contract_config(MAX_EXAMPLES, seed(post))
-    return schemathesis.openapi.from_url(f"{guarded_api}/openapi.json", config=config)
+    yield schemathesis.openapi.from_url(f"{guarded_api}/openapi.json", config=config)
+    # What the run scripted and no payment consumed is dropped: the gateway approves again, as the suite expects.
+    assert post(GATEWAY_SCRIPT, {"answers": []}, role="admin") == {"scripted": 0}
