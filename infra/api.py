@@ -48,6 +48,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
         version="0.1.0",
         description="Event-sourced order fulfilment: commands in, events to Kafka, read models out.",
         lifespan=lifespan,
+        telemetry=tracing.fastapi_telemetry(),
     )
     problems.install(app)
     app.add_middleware(BodyLimit)
@@ -65,7 +66,6 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     app.include_router(operations.router)
     document_security(app)
     document_problems(app)
-    tracing.instrument_app(app)
     return app
 
 

@@ -1,8 +1,10 @@
-"""Counts and times every HTTP request by its route template (`/v1/orders/{order_id}`), never by its raw path."""
+"""Counts and times every HTTP request by its route template (`/v1/orders/{order_id}`), never by its raw path; with
+tracing on, each request's server span too."""
 
 from time import perf_counter
 from typing import Any
 
+from infra.observability import tracing
 from infra.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 UNMATCHED = "unmatched"  # paths no route knows: one label value, whatever a client sends
@@ -16,6 +18,7 @@ class RequestMetrics:
         self.app = app
         # The labelled series, found once per (route, method, status): labels() costs more than the count itself.
         self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._traced = tracing.own_server_span()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -31,7 +34,14 @@ class RequestMetrics:
             await send(message)
 
         try:
-            await self.app(scope, receive, answer)
+            if self._traced and scope["path"] not in tracing.UNTRACED_PATHS:
+                with tracing.serving(scope) as span:
+                    try:
+                        await self.app(scope, receive, answer)
+                    finally:
+                        tracing.served(span, scope["method"], getattr(scope.get("route"), "path", None), status)
+            else:
+                await self.app(scope, receive, answer)
         finally:
             key = (getattr(scope.get("route"), "path", UNMATCHED), scope["method"], str(status))
             series = self._series.get(key)

@@ -7,7 +7,7 @@ from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 # OTel's semantic conventions for messaging (Kafka); the names are the conventions', spelt out once here.
 SYSTEM = "messaging.system"
@@ -72,16 +72,53 @@ def enabled() -> bool:
     return _state["tracer"] is not None
 
 
-def instrument_app(app: Any) -> None:
-    """The HTTP server span of every request (FastAPI's OTel instrumentation), when tracing is on."""
-    if enabled():
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+def fastapi_telemetry() -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry support (on whenever a tracer provider is set): no metrics or logs of its own
+    (/metrics and our log lines have them)."""
+    if os.environ.get("STREAMKEEP_TRACE_SERVER", "own") == "own":  # A/B, temporary
+        return {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    return {
+        "tracing": True,
+        "metrics": False,
+        "logs": False,
+        "operation_spans": False,
+        "exclude": lambda scope: scope.get("path") in UNTRACED_PATHS,
+    }
 
-        # Without the ASGI `receive` and `send` spans: two spans more per request, each with its export, told
-        # nothing the server span does not (they doubled the API's cost of tracing in `bench commands`).
-        FastAPIInstrumentor.instrument_app(
-            app, excluded_urls="livez,readyz,healthz,metrics", exclude_spans=["receive", "send"]
-        )
+
+def own_server_span() -> bool:
+    return enabled() and os.environ.get("STREAMKEEP_TRACE_SERVER", "own") == "own"
+
+
+UNTRACED_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})  # probes and scrapes: noise in a trace
+
+
+@contextmanager
+def serving(scope: dict[str, Any]) -> Iterator[Span]:
+    """The HTTP server span of one request, current while the app handles it, child of the caller's `traceparent`
+    if it sent one. Named `METHOD /route/{template}` once the router has matched (see `served`).
+
+    Ours rather than opentelemetry-instrumentation-fastapi's: that middleware matched every route a second time and
+    set a dozen attributes per request, a sixth of the API's CPU in `bench commands` with tracing on
+    (docs/benchmarks.md); these few attributes are the HTTP conventions' required ones."""
+    method = scope["method"]
+    carrier = [(name.decode(), value) for name, value in scope["headers"] if name in (b"traceparent", b"tracestate")]
+    parent = context_of(carrier) if carrier else None
+    attributes = {"http.request.method": method, "url.path": scope["path"], "url.scheme": scope.get("scheme", "http")}
+    with _state["tracer"].start_as_current_span(
+        method, context=parent, kind=SpanKind.SERVER, attributes=attributes, record_exception=False
+    ) as span:
+        yield span
+
+
+def served(span: Span, method: str, route: str | None, status: int) -> None:
+    """What the request came to: its route template (the span's name) and status; a 5xx marks the span failed."""
+    if route is not None:
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(StatusCode.ERROR)
 
 
 def kafka_headers(span: Span | None = None) -> list[tuple[str, bytes]]:
