@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from commands.http import include_command_routes
 from infra.http import operations, problems
 from infra.http.body_limit import BodyLimit
+from infra.http.rate_limits import RateLimits, check_storage, policies_of
 from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
+from infra.http.shedding import CommandShedding
 from infra.observability import metrics, tracing
 from infra.observability.checks import Readiness, kafka_backend_checks, loaded, store_answers
 from infra.observability.command_outcomes import CountedCommandBus
@@ -47,6 +49,11 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     )
     problems.install(app)
     app.add_middleware(BodyLimit)
+    # Inside authentication (the principal is the rate limits' key), outside the routes; a client over its rate is
+    # refused before it can take one of the slots for commands in flight.
+    app.add_middleware(CommandShedding, max_in_flight=settings.max_commands_in_flight)
+    check_storage(settings)
+    app.add_middleware(RateLimits, policies=policies_of(settings), storage_uri=settings.rate_limit_storage)
     app.add_middleware(RequestMetrics)  # added last, so outermost: it times and counts the body limit's 413s too
     # Routes are tried in order, each nested router adding its own checks: the GETs, the most frequent requests,
     # come first and every context's router hangs straight off the app (GET -30%, POST -7% CPU in-process).

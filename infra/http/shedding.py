@@ -1,0 +1,44 @@
+"""Sheds overload: a command arriving while too many are in flight in this process gets 503 at once, unqueued."""
+
+from typing import Any
+
+from infra.http.problems import problem
+from infra.http.request_class import COMMANDS, request_class
+from infra.observability.metrics import SHED
+
+# The problem type draft-ietf-httpapi-ratelimit-headers-11 (section 5.2) registers for a server short of capacity.
+TEMPORARY_REDUCED_CAPACITY = "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity"
+RETRY_AFTER_S = 1  # a command in flight takes tens of milliseconds at capacity: a slot is free within a second
+
+
+class CommandShedding:
+    """ASGI middleware. A command's work is all inside the app (parse, send to Kafka, wait for its outcome), so
+    counting the commands inside bounds that work, and an answer at once keeps clients from queueing in our
+    process. Queries are not counted: they read a pool of connections that bounds them already."""
+
+    def __init__(self, app: Any, max_in_flight: int) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0  # one event loop per process: no lock needed
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if request_class(scope) != COMMANDS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            SHED.labels("commands_in_flight").inc()
+            refusal = problem(
+                503,
+                "Overloaded",
+                f"{self.in_flight} commands are in flight here, the most this process takes; retry after "
+                f"{RETRY_AFTER_S} s",
+                retry_after=RETRY_AFTER_S,
+                type=TEMPORARY_REDUCED_CAPACITY,
+            )
+            await refusal(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1

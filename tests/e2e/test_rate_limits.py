@@ -1,0 +1,90 @@
+"""Rate limits on a real `streamkeep run`: N+k requests in a window give exactly k 429s with Retry-After, commands
+and queries on separate budgets, each client address its own (per principal: tests/unit/test_rate_limits.py)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ORDER
+from tests.platform import StreamkeepProcess, free_port, wait_ready
+
+COMMANDS_PER_MINUTE, QUERIES_PER_MINUTE = 5, 7
+# A window of a minute, long enough that every request of a test falls in its first one, on a slow machine too.
+LIMITS = {
+    "STREAMKEEP_RATE_LIMIT_COMMANDS": f"{COMMANDS_PER_MINUTE}/minute",
+    "STREAMKEEP_RATE_LIMIT_QUERIES": f"{QUERIES_PER_MINUTE}/minute",
+}
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamkeep run` with low limits. Each test calls from its own loopback address, so from its own budget."""
+    workdir: Path = tmp_path_factory.mktemp("rate-limits")
+    port = free_port()
+    env = {"STREAMKEEP_BACKEND": "embedded", "KAFKA_BOOTSTRAP_SERVERS": "", **LIMITS}
+    run = StreamkeepProcess(
+        ["run", "--port", str(port)], {**env, "STREAMKEEP_DATA_DIR": str(workdir / "data")}, workdir / "run.log"
+    ).start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base_url, timeout_s=30)
+        yield base_url
+    finally:
+        run.stop()
+
+
+def _client(base_url: str, address: str) -> httpx.Client:
+    """A client whose connections leave from `address` (any 127.x.y.z reaches the server on 127.0.0.1)."""
+    return httpx.Client(base_url=base_url, timeout=10, transport=httpx.HTTPTransport(local_address=address))
+
+
+def _place(client: httpx.Client, count: int) -> list[httpx.Response]:
+    return [client.post("/v1/orders", json=ORDER) for _ in range(count)]
+
+
+def test_n_plus_k_commands_in_a_window_give_exactly_k_429s_with_retry_after(limited: str) -> None:
+    extra = 3
+    with _client(limited, "127.0.0.2") as client:
+        answers = _place(client, COMMANDS_PER_MINUTE + extra)
+
+    assert [a.status_code for a in answers] == [201] * COMMANDS_PER_MINUTE + [429] * extra
+    for refused in answers[COMMANDS_PER_MINUTE:]:
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["violated-policies"] == ["commands"]
+        assert refused.headers["ratelimit"] == f'"commands";r=0;t={refused.headers["retry-after"]}'
+    # Successful answers carry the fields too: the policy, and what is left of it.
+    assert {a.headers["ratelimit-policy"] for a in answers} == {f'"commands";q={COMMANDS_PER_MINUTE};w=60'}
+    remaining = [int(a.headers["ratelimit"].split(";r=")[1].split(";")[0]) for a in answers]
+    assert remaining == [4, 3, 2, 1, 0, 0, 0, 0]
+
+
+def test_queries_have_a_budget_of_their_own(limited: str) -> None:
+    with _client(limited, "127.0.0.3") as client:
+        order_id = _place(client, COMMANDS_PER_MINUTE)[0].json()["order_id"]
+        assert client.post("/v1/orders", json=ORDER).status_code == 429  # the commands' budget is spent
+
+        reads = [client.get(f"/v1/orders/{order_id}") for _ in range(QUERIES_PER_MINUTE + 2)]
+
+    assert [r.status_code for r in reads] == [200] * QUERIES_PER_MINUTE + [429, 429]
+    assert reads[0].headers["ratelimit-policy"] == f'"queries";q={QUERIES_PER_MINUTE};w=60'
+    assert int(reads[-1].headers["retry-after"]) >= 1
+
+
+def test_each_client_address_has_its_own_budget(limited: str) -> None:
+    with _client(limited, "127.0.0.4") as first, _client(limited, "127.0.0.5") as second:
+        spent = _place(first, COMMANDS_PER_MINUTE + 1)
+        fresh = _place(second, 1)
+
+    assert spent[-1].status_code == 429
+    assert fresh[0].status_code == 201
+
+
+def test_operational_routes_are_not_limited(limited: str) -> None:
+    with _client(limited, "127.0.0.6") as client:
+        answers = [client.get(path) for path in ("/livez", "/readyz", "/metrics", "/openapi.json") * 3]
+
+    assert {a.status_code for a in answers} == {200}
+    assert not any("ratelimit" in a.headers for a in answers)
