@@ -14,7 +14,7 @@ from sagas.policy import SagaPolicy
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COMMANDS_RATE = "200/second"
 DEFAULT_QUERIES_RATE = "1000/second"
-DEFAULT_COMMANDS_IN_FLIGHT = 256  # see docs/architecture.md, "Overload": the figures it was chosen from
+DEFAULT_COMMANDS_IN_FLIGHT = 64  # docs/architecture.md, "Overload": the measurements it was chosen from
 OFF = ("off", "none", "0")
 
 

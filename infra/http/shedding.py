@@ -20,22 +20,26 @@ class CommandShedding:
         self.app = app
         self.max_in_flight = max_in_flight
         self.in_flight = 0  # one event loop per process: no lock needed
+        # Built once: under overload every refusal's CPU is taken from the commands being worked on.
+        refusal = problem(
+            503,
+            "Overloaded",
+            f"{max_in_flight} commands are in flight here, the most this process takes; retry after {RETRY_AFTER_S} s",
+            retry_after=RETRY_AFTER_S,
+            type=TEMPORARY_REDUCED_CAPACITY,
+        )
+        self._start = {"type": "http.response.start", "status": 503, "headers": refusal.raw_headers}
+        self._body = {"type": "http.response.body", "body": refusal.body}
+        self._shed = SHED.labels("commands_in_flight")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if request_class(scope) != COMMANDS:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
-            SHED.labels("commands_in_flight").inc()
-            refusal = problem(
-                503,
-                "Overloaded",
-                f"{self.in_flight} commands are in flight here, the most this process takes; retry after "
-                f"{RETRY_AFTER_S} s",
-                retry_after=RETRY_AFTER_S,
-                type=TEMPORARY_REDUCED_CAPACITY,
-            )
-            await refusal(scope, receive, send)
+            self._shed.inc()
+            await send(self._start)
+            await send(self._body)
             return
         self.in_flight += 1
         try:
