@@ -8,6 +8,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import httpx
+
 from bench.check_acks import check_acks
 from bench.commands import BODY_TEMPLATE, HOST, ORDER
 from bench.load import LoadPlan, LoadResult, run_load
@@ -38,6 +40,7 @@ class Overload:
     offered_rate: float
     overload: LoadResult
     worker_peak_rss_mb: float
+    shed_counted: float  # streamkeep_http_shed_total in the API's /metrics at the end
 
     @property
     def capacity_rate(self) -> float:
@@ -59,6 +62,7 @@ class Overload:
             "slowest_answer_ms": round(self.overload.slowest_ms, 1),
             "unanswered": unanswered,  # connection errors, timeouts, answers never come
             "unsent": unsent,  # the load generator fell behind its own schedule: never sent
+            "shed_counted": int(self.shed_counted),
         }
 
 
@@ -86,7 +90,7 @@ def measure(env: dict[str, str], options: OverloadOptions, log_dir: Path) -> Ove
         overload = run_load(open_loop)
         for service in (api, worker):
             service.check_alive()
-        return Overload(capacity, offered, overload, peak_rss_mb(worker.pid))
+        return Overload(capacity, offered, overload, peak_rss_mb(worker.pid), _shed_counted(port))
 
 
 def run(settings: Settings, options: OverloadOptions) -> BenchResult:
@@ -121,3 +125,9 @@ def run(settings: Settings, options: OverloadOptions) -> BenchResult:
         },
         figures=figures,
     )
+
+
+def _shed_counted(port: int) -> float:
+    metric = 'streamkeep_http_shed_total{reason="commands_in_flight"} '
+    lines = httpx.get(f"http://{HOST}:{port}/metrics", timeout=10).text.splitlines()
+    return sum(float(line.removeprefix(metric)) for line in lines if line.startswith(metric))

@@ -44,8 +44,16 @@ def _place(client: httpx.Client, count: int) -> list[httpx.Response]:
     return [client.post("/v1/orders", json=ORDER) for _ in range(count)]
 
 
+def _refusals_counted(base_url: str, policy: str) -> float:
+    """streamkeep_http_rate_limited_total{policy} as /metrics shows it."""
+    prefix = f'streamkeep_http_rate_limited_total{{policy="{policy}"}} '
+    lines = httpx.get(f"{base_url}/metrics", timeout=10).text.splitlines()
+    return sum(float(line.removeprefix(prefix)) for line in lines if line.startswith(prefix))
+
+
 def test_n_plus_k_commands_in_a_window_give_exactly_k_429s_with_retry_after(limited: str) -> None:
     extra = 3
+    counted_before = _refusals_counted(limited, "commands")
     with _client(limited, "127.0.0.2") as client:
         answers = _place(client, COMMANDS_PER_MINUTE + extra)
 
@@ -59,6 +67,7 @@ def test_n_plus_k_commands_in_a_window_give_exactly_k_429s_with_retry_after(limi
     assert {a.headers["ratelimit-policy"] for a in answers} == {f'"commands";q={COMMANDS_PER_MINUTE};w=60'}
     remaining = [int(a.headers["ratelimit"].split(";r=")[1].split(";")[0]) for a in answers]
     assert remaining == [4, 3, 2, 1, 0, 0, 0, 0]
+    assert _refusals_counted(limited, "commands") == counted_before + extra
 
 
 def test_queries_have_a_budget_of_their_own(limited: str) -> None:

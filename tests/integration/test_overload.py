@@ -37,13 +37,12 @@ def test_twice_the_capacity_is_shed_at_once_and_what_is_accepted_stays_fast(infr
     # It was overloaded, and the excess was refused, only by shedding (no command timed out waiting in a queue).
     assert figures["shed"] > 0
     assert set(load.statuses) <= {"201", "503", "unsent:behind-schedule"}
-    assert load.statuses["503"] == figures["shed"]
+    assert load.statuses["503"] == figures["shed"] == figures["shed_counted"], "each shed is counted in /metrics"
     # What was accepted stayed fast, and throughput held instead of collapsing.
     assert accepted_p99 <= 1_000
     assert len(accepted_ms) / load.elapsed_s >= 0.5 * figures["capacity_rate"]
-    # The excess was refused quickly: faster than commands are accepted.
+    # The excess was refused quickly. From the scheduled send, so the machine's own lag under this load is in it.
     assert figures["shed_p99_ms"] <= 500
-    assert figures["shed_p50_ms"] < accepted_p50
 
     for key, value in {**infra_env, "STREAMKEEP_BACKEND": "kafka"}.items():
         monkeypatch.setenv(key, value)
