@@ -11,6 +11,7 @@ from commands.http import include_command_routes
 from infra.http import operations, problems
 from infra.http.body_limit import BodyLimit
 from infra.http.rate_limits import RateLimits, check_storage, policies_of
+from infra.http.refusal_docs import document_refusals
 from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
@@ -53,7 +54,9 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     # refused before it can take one of the slots for commands in flight.
     app.add_middleware(CommandShedding, max_in_flight=settings.max_commands_in_flight)
     check_storage(settings)
-    app.add_middleware(RateLimits, policies=policies_of(settings), storage_uri=settings.rate_limit_storage)
+    policies = policies_of(settings)
+    app.add_middleware(RateLimits, policies=policies, storage_uri=settings.rate_limit_storage)
+    document_refusals(app, set(policies))
     app.add_middleware(RequestMetrics)  # added last, so outermost: it times and counts the body limit's 413s too
     # Routes are tried in order, each nested router adding its own checks: the GETs, the most frequent requests,
     # come first and every context's router hangs straight off the app (GET -30%, POST -7% CPU in-process).
