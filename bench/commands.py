@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.load import LoadPlan, LoadResult, run_load
 from bench.otlp_sink import otlp_sink
 from bench.processes import (
+    NO_AUTH,
     BenchError,
     Service,
     cpu_seconds,
@@ -52,7 +53,7 @@ def run(settings: Settings, options: CommandsOptions) -> BenchResult:
         raise BenchError('bench commands needs the kafka backend: run eval "$(streamkeep infra up)" first')
     started = time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="streamkeep-bench-"))
-    env = {**os.environ, "STREAMKEEP_BACKEND": "kafka"}
+    env = {**os.environ, "STREAMKEEP_BACKEND": "kafka", **NO_AUTH}
     if options.tracing_pairs:
         return _tracing_against_none(env, options, log_dir, started)
     load, peak_rss, cpu = _measure_streamkeep(env, options, log_dir)

@@ -13,7 +13,7 @@ import httpx
 from bench.check_acks import check_acks
 from bench.commands import BODY_TEMPLATE, HOST, ORDER
 from bench.load import LoadPlan, LoadResult, run_load
-from bench.processes import BenchError, Service, free_port, peak_rss_mb, wait_until_taking_orders
+from bench.processes import NO_AUTH, BenchError, Service, free_port, peak_rss_mb, wait_until_taking_orders
 from bench.report import BenchResult, Measurement, percentile
 from infra.settings import Settings
 
@@ -68,7 +68,7 @@ class Overload:
 
 def measure(env: dict[str, str], options: OverloadOptions, log_dir: Path) -> Overload:
     """Start the API and a command worker, measure the capacity, then offer `factor` times it."""
-    env = {**env, "STREAMKEEP_BACKEND": "kafka"}
+    env = {**os.environ, **env, "STREAMKEEP_BACKEND": "kafka", **NO_AUTH}
     if options.max_in_flight is not None:
         env["STREAMKEEP_MAX_COMMANDS_IN_FLIGHT"] = str(options.max_in_flight)
     port = free_port()
@@ -98,7 +98,7 @@ def run(settings: Settings, options: OverloadOptions) -> BenchResult:
         raise BenchError('bench overload needs the kafka backend: run eval "$(streamkeep infra up)" first')
     started = time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="streamkeep-bench-"))
-    result = measure(dict(os.environ), options, log_dir)
+    result = measure({}, options, log_dir)
     figures: dict[str, float | int | str] = {**result.figures()}
     if options.check:
         check = check_acks(settings, set(result.overload.acks), refused=frozenset(i for i, _ in result.overload.shed))

@@ -12,7 +12,7 @@ import psycopg
 
 from bench.history import ensure_history, stored_events
 from bench.load import LoadPlan, run_load
-from bench.processes import BenchError, Service, child_pids, cpu_seconds, free_port, peak_rss_mb
+from bench.processes import NO_AUTH, BenchError, Service, child_pids, cpu_seconds, free_port, peak_rss_mb
 from bench.report import BenchResult, Measurement
 from infra.settings import Settings
 
@@ -35,7 +35,7 @@ def run(settings: Settings, options: QueriesOptions) -> BenchResult:
         raise BenchError('bench queries needs the kafka backend: run eval "$(streamkeep infra up)" first')
     started = time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="streamkeep-bench-"))
-    env = {**os.environ, "STREAMKEEP_BACKEND": "kafka"}
+    env = {**os.environ, "STREAMKEEP_BACKEND": "kafka", **NO_AUTH}
     rows = _fill(settings, options.orders, env, log_dir)
     ids = _sample_ids(settings.database_url)
     port = free_port()

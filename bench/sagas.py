@@ -17,7 +17,16 @@ from rich.table import Table
 
 from bench import dbos_fulfilment
 from bench.dbos_venv import dbos_python
-from bench.processes import BenchError, Service, cpu_seconds, free_port, kafka_pid, peak_rss_mb, postgres_cpu_seconds
+from bench.processes import (
+    NO_AUTH,
+    BenchError,
+    Service,
+    cpu_seconds,
+    free_port,
+    kafka_pid,
+    peak_rss_mb,
+    postgres_cpu_seconds,
+)
 from bench.report import BenchResult, Measurement, percentile
 from bench.saga_load import CONFIRMED, SagaLoad, SagaPlan, run_sagas
 from infra.settings import Settings
@@ -161,7 +170,7 @@ def run(settings: Settings, options: SagasOptions) -> SagasResult:
         raise BenchError('bench sagas needs the kafka backend: run eval "$(streamkeep infra up)" first')
     started = time.monotonic()
     log_dir = Path(tempfile.mkdtemp(prefix="streamkeep-bench-"))
-    env = {**os.environ, "STREAMKEEP_BACKEND": "kafka", "STREAMKEEP_SAGAS": "on"}
+    env = {**os.environ, "STREAMKEEP_BACKEND": "kafka", "STREAMKEEP_SAGAS": "on", **NO_AUTH}
     streamkeep, peak_rss = _measure_streamkeep(settings, env, options, log_dir)
     baseline = _measure_dbos(settings, env, options, log_dir) if options.baseline else None
     return SagasResult(

@@ -4,7 +4,10 @@ from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from commands.messages import AuthorisePayment, Command, DeclinePayment, Envelope
-from domain.gateway import APPROVED, DECLINED, GatewayAnswer
+from domain.gateway import APPROVED, DECLINED, FAILED, GatewayAnswer
+
+# The decline's reason when the gateway failed, or its circuit breaker did not let the request through.
+GATEWAY_UNAVAILABLE = "gateway unavailable"
 
 
 def authorisation_code_for(payment_id: UUID) -> str:
@@ -13,11 +16,14 @@ def authorisation_code_for(payment_id: UUID) -> str:
 
 
 def answer_command(payment_id: UUID, answer: GatewayAnswer) -> Command | None:
-    """The command that records the gateway's answer; None when it timed out (the payment stays requested)."""
+    """The command that records the gateway's answer; None when it timed out (the payment stays requested). A call
+    that failed is a decline, "gateway unavailable": the payment is not taken, and the saga compensates."""
     if answer.outcome == APPROVED:
         return AuthorisePayment(payment_id, answer.authorisation_code or authorisation_code_for(payment_id))
     if answer.outcome == DECLINED:
         return DeclinePayment(payment_id, answer.reason or "declined by the gateway")
+    if answer.outcome == FAILED:
+        return DeclinePayment(payment_id, GATEWAY_UNAVAILABLE)
     return None
 
 

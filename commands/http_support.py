@@ -1,5 +1,6 @@
 """What every HTTP command route shares: the envelope from headers, sending, and refusals as HTTP errors."""
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -49,6 +50,10 @@ def new_aggregate_id(envelope: Envelope, chosen: UUID | None) -> UUID:
 async def send(request: Request, command: Command, envelope: Envelope) -> Outcome:
     """Dispatch the command and wait for its outcome; a refusal becomes the HTTP error that says why."""
     bus: CommandBus = request.app.state.command_bus
+    # Authentication left the caller in request.state (nothing there when auth is off): the events record who asked.
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        envelope = replace(envelope, principal=principal.name)
     outcome = await bus.dispatch(command, envelope)
     if not outcome.accepted:
         raise _refusal(outcome)

@@ -21,6 +21,7 @@ class Envelope:
     expected_version: int | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None  # what the key was first used for, to refuse a reuse for another request
+    principal: str | None = None  # who asked (the authenticated caller's name); the events record it
 
 
 class _OrderCommand:

@@ -44,8 +44,11 @@ class PaymentChanged(BaseModel):
 class GatewayAnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: Literal["approve", "decline", "timeout"]
-    reason: str | None = Field(default=None, max_length=500, description="Why a decline was declined.")
+    outcome: Literal["approve", "decline", "timeout", "error"] = Field(
+        description="error: the gateway fails instead of answering (its circuit breaker counts it); the payment is "
+        "declined as 'gateway unavailable'."
+    )
+    reason: str | None = Field(default=None, max_length=500, description="Why a decline was declined, or the error.")
     authorisation_code: str | None = Field(default=None, min_length=1, max_length=64)
     delay_s: float = Field(
         default=0.0, ge=0, le=MAX_DELAY_S, description="Answer this long after the request: a late approve or decline."
@@ -99,6 +102,8 @@ def _answer(answer: GatewayAnswerIn) -> GatewayAnswer:
         return GatewayAnswer.approve(answer.authorisation_code, answer.delay_s)
     if answer.outcome == "decline":
         return GatewayAnswer.decline(answer.reason or "declined by the gateway", answer.delay_s)
+    if answer.outcome == "error":
+        return GatewayAnswer.error(answer.reason or "gateway error", answer.delay_s)
     return GatewayAnswer.timeout()
 
 

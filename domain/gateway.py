@@ -9,14 +9,16 @@ from domain.errors import RuleBroken
 APPROVED = "approved"
 DECLINED = "declined"
 TIMED_OUT = "timed-out"
-OUTCOMES = (APPROVED, DECLINED, TIMED_OUT)
+FAILED = "failed"  # the call itself failed (an error, not a decline): what a circuit breaker counts
+OUTCOMES = (APPROVED, DECLINED, TIMED_OUT, FAILED)
 # A late answer waits at most this long: the gateway answers the requests in order, so it holds up the next ones.
 MAX_DELAY_S = 120.0
 
 
 @dataclass(frozen=True)
 class GatewayAnswer:
-    """What the gateway said to one authorisation request: approved (with a code), declined (why) or nothing."""
+    """What the gateway said to one authorisation request: approved (with a code), declined (why), nothing, or an
+    error instead of an answer (failed, with what went wrong)."""
 
     outcome: str
     reason: str | None = None
@@ -40,6 +42,10 @@ class GatewayAnswer:
     @classmethod
     def timeout(cls) -> "GatewayAnswer":
         return cls(TIMED_OUT)
+
+    @classmethod
+    def error(cls, reason: str, delay_s: float = 0.0) -> "GatewayAnswer":
+        return cls(FAILED, reason=reason, delay_s=delay_s)
 
     def as_dict(self) -> dict[str, str | float | None]:
         return {

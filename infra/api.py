@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from commands.http import include_command_routes
 from infra.http import operations, problems
+from infra.http.authentication import Authentication
 from infra.http.body_limit import BodyLimit
+from infra.http.openapi_security import document_security
 from infra.http.rate_limits import RateLimits, check_storage, policies_of
 from infra.http.refusal_docs import document_refusals
 from infra.http.request_metrics import RequestMetrics
@@ -17,8 +19,9 @@ from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
 from infra.http.shedding import CommandShedding
 from infra.observability import metrics, tracing
-from infra.observability.checks import Readiness, kafka_backend_checks, loaded, store_answers
+from infra.observability.checks import Readiness, kafka_backend_checks, loaded, postgres_answers, store_answers
 from infra.observability.command_outcomes import CountedCommandBus
+from infra.security.authenticator import authenticator_for
 from infra.settings import Settings
 from projections.queries import router as query_router
 from projections.saga_queries import router as saga_query_router
@@ -57,6 +60,9 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     policies = policies_of(settings)
     app.add_middleware(RateLimits, policies=policies, storage_uri=settings.rate_limit_storage)
     document_refusals(app, set(policies))
+    # Inside the metrics, so a 401 or 403 is counted and timed like any answer; outside the rest, so nothing else
+    # runs for a caller we do not admit.
+    app.add_middleware(Authentication, authenticator=authenticator_for(settings.auth))
     app.add_middleware(RequestMetrics)  # added last, so outermost: it times and counts the body limit's 413s too
     # Routes are tried in order, each nested router adding its own checks: the GETs, the most frequent requests,
     # come first and every context's router hangs straight off the app (GET -30%, POST -7% CPU in-process).
@@ -64,8 +70,9 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     app.include_router(saga_query_router)
     include_command_routes(app)
     app.include_router(saga_action_router)
-    app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir))
+    app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir, settings.breakers))
     app.include_router(operations.router)
+    document_security(app)
     tracing.instrument_app(app)
     return app
 
@@ -73,11 +80,13 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
 def app_from_environment() -> FastAPI:
     """The API as configured by the environment: what each process of `serve --workers N` runs."""
     from infra.observability.logs import configure_logging, set_role
+    from infra.observability.retries import instrument_retries
     from infra.runtime.gc_tuning import collect_rarely
     from infra.settings import load_settings, log_format
 
     # A spawned process starts with logging as Python leaves it; the parent's set-up is not inherited.
     configure_logging(log_format())
+    instrument_retries()
     set_role("api")
     tracing.configure_tracing("api")
     api = create_app(load_settings())
@@ -88,7 +97,7 @@ def app_from_environment() -> FastAPI:
 def _embedded_backend(app: FastAPI, settings: Settings) -> Any:
     from infra.embedded.backend import EmbeddedBackend
 
-    backend = EmbeddedBackend(settings.data_dir, settings.saga_policy, settings.sagas)
+    backend = EmbeddedBackend(settings.data_dir, settings.saga_policy, settings.sagas, settings.breakers)
     app.state.command_bus = CountedCommandBus(backend)
     app.state.payment_gateway = backend
     app.state.read_models = backend.read_models
@@ -111,7 +120,9 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
     bus.start(asyncio.get_running_loop())
     worker = None
     if roles:
-        worker = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
+        worker = Worker(
+            settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy, settings.breakers
+        )
     if worker:
         await worker.start()
     gateway = KafkaGatewayScript(settings.kafka_bootstrap_servers, codec, settings.command_timeout_s)
@@ -121,10 +132,14 @@ async def _kafka_backend(app: FastAPI, settings: Settings, roles: tuple[str, ...
     app.state.saga_operator = operator
     app.state.read_models = read_models
     app.state.worker = worker
-    checks = kafka_backend_checks(settings)
+    # The API alone needs no PostgreSQL to take commands: with it down, serve is reported degraded (its queries
+    # answer 503) but stays ready, so a load balancer keeps sending it commands. With the stream processors in the
+    # process (run), the projections cannot work without it: not ready.
+    checks = kafka_backend_checks(settings, postgres=worker is not None)
+    reported = {} if worker else {"postgresql": postgres_answers(settings.database_url)}
     if worker:
         checks["partitions"] = loaded(lambda: worker.ready, "the stream processors are still loading their partitions")
-    app.state.readiness = Readiness(checks)
+    app.state.readiness = Readiness(checks, reported=reported)
     try:
         yield
     finally:

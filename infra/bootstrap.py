@@ -18,6 +18,6 @@ async def connect_kafka_backend(
     codec = codec or await asyncio.to_thread(
         connect_codec, settings.schema_registry_url, settings.schemas_dir, settings.event_store
     )
-    read_models = PostgresReadModels(settings.database_url)
+    read_models = PostgresReadModels(settings.database_url, settings.breakers)
     await read_models.open()
     return codec, read_models

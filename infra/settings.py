@@ -9,6 +9,7 @@ from dotenv import load_dotenv
 from limits import parse as parse_rate
 from limits.storage import SCHEMES as STORAGE_SCHEMES
 
+from infra.security.auth_settings import AuthSettingError, AuthSettings, load_auth_settings
 from sagas.policy import SagaPolicy
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +17,14 @@ DEFAULT_COMMANDS_RATE = "200/second"
 DEFAULT_QUERIES_RATE = "1000/second"
 DEFAULT_COMMANDS_IN_FLIGHT = 64  # docs/architecture.md, "Overload": the measurements it was chosen from
 OFF = ("off", "none", "0")
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    """When a circuit breaker toward a dependency opens, and how long it stays open before a probe."""
+
+    failures: int = 5  # consecutive failed calls that open it
+    reset_s: float = 10.0  # open this long; then one call goes through as a probe (half-open)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,9 @@ class Settings:
     rate_limit_storage: str = "memory://"  # per process; a shared one (redis://...) makes a limit hold across N
     # Commands (non-GET requests under /v1) one API process works on at once; the next is refused with 503.
     max_commands_in_flight: int = DEFAULT_COMMANDS_IN_FLIGHT
+    auth: AuthSettings = AuthSettings()  # no tokens: `serve` refuses to start unless auth.no_auth says so
+    api_token: str | None = None  # what the CLI sends to a running platform (`sagas retry`, ...)
+    breakers: BreakerSettings = BreakerSettings()  # toward PostgreSQL (queries), the registry, the payment gateway
 
     @property
     def uses_kafka(self) -> bool:
@@ -79,6 +91,12 @@ def load_settings() -> Settings:
         rate_limit_queries=_rate(env, "STREAMKEEP_RATE_LIMIT_QUERIES", DEFAULT_QUERIES_RATE),
         rate_limit_storage=_rate_storage(env, "STREAMKEEP_RATE_LIMIT_STORAGE"),
         max_commands_in_flight=_positive_int(env, "STREAMKEEP_MAX_COMMANDS_IN_FLIGHT", DEFAULT_COMMANDS_IN_FLIGHT),
+        auth=_auth(env),
+        api_token=env.get("STREAMKEEP_TOKEN", "").strip() or None,
+        breakers=BreakerSettings(
+            failures=_positive_int(env, "STREAMKEEP_BREAKER_FAILURES", BreakerSettings.failures),
+            reset_s=_positive_float(env, "STREAMKEEP_BREAKER_RESET_S", BreakerSettings.reset_s),
+        ),
         saga_policy=SagaPolicy(
             payment_timeout_s=_positive_float(env, "STREAMKEEP_PAYMENT_TIMEOUT_S", 30.0),
             reply_timeout_s=_positive_float(env, "STREAMKEEP_SAGA_REPLY_TIMEOUT_S", 5.0),
@@ -96,6 +114,13 @@ def log_format() -> str | None:
     if text and text not in ("json", "console"):
         raise SettingsError(f"STREAMKEEP_LOG_FORMAT must be 'json' or 'console', not {text!r}")
     return text or None
+
+
+def _auth(env: os._Environ[str]) -> AuthSettings:
+    try:
+        return load_auth_settings(env)
+    except AuthSettingError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _port(env: os._Environ[str], name: str) -> int | None:

@@ -12,7 +12,9 @@ from infra.avro.codec import AvroCodec
 from infra.kafka.supervisor import EXIT_PROCESSOR_DIED, Supervisor
 from infra.read_side.projection_runner import create_projection_app
 from infra.read_side.read_models import PostgresReadModels
+from infra.resilience.payment_gateway import gateway_breaker
 from infra.saga_runner.runner import SagaRunner
+from infra.settings import BreakerSettings
 from infra.write_side.command_processor import CommandProcessor
 from infra.write_side.gateway_adapter import GatewayAdapter
 from sagas.policy import SagaPolicy
@@ -32,8 +34,10 @@ class Worker:
         read_models: PostgresReadModels,
         roles: tuple[str, ...],
         saga_policy: SagaPolicy | None = None,
+        breakers: BreakerSettings | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._breakers = breakers or BreakerSettings()
         self._saga_policy = saga_policy or SagaPolicy()
         self._codec = codec
         self._read_models = read_models
@@ -54,7 +58,9 @@ class Worker:
             for context in COMMAND_CONTEXTS:
                 self._loops.add(f"{context}-commands", partial(CommandProcessor, self._bootstrap, self._codec, context))
             # The simulated payment gateway answers payment requests; one partition, so one adapter works at a time.
-            self._loops.add("payment-gateway", partial(GatewayAdapter, self._bootstrap, self._codec))
+            # Its breaker outlives an adapter the supervisor replaces.
+            breaker = gateway_breaker(self._breakers)
+            self._loops.add("payment-gateway", partial(GatewayAdapter, self._bootstrap, self._codec, breaker))
         if "sagas" in self._roles:
             runner = partial(SagaRunner, self._bootstrap, self._codec, self._saga_policy)
             self._loops.add("fulfilment-sagas", runner)

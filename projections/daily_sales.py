@@ -12,6 +12,15 @@ KEY = "day"
 # A day's row sums orders from every partition: it is rebuilt by one writer.
 ROWS_FOLLOW_AGGREGATE = False
 JSON_COLUMNS = frozenset({"gross_cents"})
+# The fields of each event this read model reads (besides every event's id, version and time), by record name:
+# `streamkeep schemas check` names this model when a local schema loses one; tests/unit/test_consumer_reads.py
+# keeps the list true to what `key` and `apply` read.
+READS: dict[str, tuple[str, ...]] = {
+    "orders.OrderPlaced": ("currency_code", "lines.quantity", "lines.unit_price_cents"),
+    "orders.OrderConfirmed": (),
+    "orders.OrderCancelled": (),
+    "orders.OrderRejected": (),
+}
 # An order's outcome is counted on the day it happens; the events of that day do not carry the order's amount.
 _OUTCOME_COLUMN = {Order.Confirmed: "confirmed", Order.Cancelled: "cancelled", Order.Rejected: "rejected"}
 

@@ -14,6 +14,16 @@ ROWS_FOLLOW_AGGREGATE = True
 # The event a row starts with: `apply` ignores any row it is given (a rebuild need not look one up).
 STARTS_ROW = (StockItem.Registered,)
 JSON_COLUMNS: frozenset[str] = frozenset()
+# The fields of each event this read model reads (besides every event's id, version and time), by record name:
+# `streamkeep schemas check` names this model when a local schema loses one; tests/unit/test_consumer_reads.py
+# keeps the list true to what `key` and `apply` read.
+READS: dict[str, tuple[str, ...]] = {
+    "inventory.StockItemRegistered": ("sku",),
+    "inventory.StockRestocked": ("quantity",),
+    "inventory.StockReserved": ("quantity",),
+    "inventory.StockReleased": ("quantity",),
+    "inventory.StockCommitted": ("quantity",),
+}
 
 
 def create_sql(table: str) -> list[str]:

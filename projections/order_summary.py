@@ -14,6 +14,15 @@ ROWS_FOLLOW_AGGREGATE = True
 # The event a row starts with: `apply` ignores any row it is given (a rebuild need not look one up).
 STARTS_ROW = (Order.Placed,)
 JSON_COLUMNS = frozenset({"lines"})
+# The fields of each event this read model reads (besides every event's id, version and time), by record name:
+# `streamkeep schemas check` names this model when a local schema loses one; tests/unit/test_consumer_reads.py
+# keeps the list true to what `key` and `apply` read.
+READS: dict[str, tuple[str, ...]] = {
+    "orders.OrderPlaced": ("customer_id", "currency_code", "lines.sku", "lines.quantity", "lines.unit_price_cents"),
+    "orders.OrderConfirmed": (),
+    "orders.OrderCancelled": ("reason",),
+    "orders.OrderRejected": ("reason",),
+}
 
 
 def create_sql(table: str) -> list[str]:

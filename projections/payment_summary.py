@@ -12,6 +12,17 @@ KEY = "payment_id"
 ROWS_FOLLOW_AGGREGATE = True
 STARTS_ROW = (Payment.Requested,)
 JSON_COLUMNS: frozenset[str] = frozenset()
+# The fields of each event this read model reads (besides every event's id, version and time), by record name:
+# `streamkeep schemas check` names this model when a local schema loses one; tests/unit/test_consumer_reads.py
+# keeps the list true to what `key` and `apply` read.
+READS: dict[str, tuple[str, ...]] = {
+    "payments.PaymentRequested": ("order_id", "amount_cents"),
+    "payments.PaymentAuthorised": (),
+    "payments.PaymentDeclined": (),
+    "payments.PaymentCaptured": ("amount_cents",),
+    "payments.PaymentVoided": (),
+    "payments.PaymentRefunded": ("amount_cents",),
+}
 
 
 def create_sql(table: str) -> list[str]:

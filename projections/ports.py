@@ -34,6 +34,10 @@ class ReadModels(Protocol):
 class ReadModelUnavailable(Exception):
     """The read model's store cannot be reached right now."""
 
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
 
 class NotCaughtUp(Exception):
     """The read model has not reached a consistency token within the wait allowed."""

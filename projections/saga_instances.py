@@ -40,6 +40,29 @@ _EVENT_TYPES = frozenset(
     }
 )
 
+# The fields of each saga event this read model reads (besides the instance's id, version, time and cause), by
+# record name: the status, step and deadline it keeps, and every field the history shows. `streamkeep schemas
+# check` names this model when a local schema loses one; tests/unit/test_consumer_reads.py keeps the list true.
+READS: dict[str, tuple[str, ...]] = {
+    "fulfilment.FulfilmentStarted": (
+        "order_id",
+        "customer_id",
+        "currency",
+        "lines.sku",
+        "lines.quantity",
+        "lines.unit_price_cents",
+    ),
+    "fulfilment.CommandSent": ("step", "command_id", "command_type", "attempt", "retry_at"),
+    "fulfilment.ReplyReceived": ("step", "command_id", "command_type", "status", "rule", "message", "detail"),
+    "fulfilment.CommandUnanswered": ("step", "attempts"),
+    "fulfilment.EventObserved": ("event_type", "detail"),
+    "fulfilment.DeadlineSet": ("name", "due"),
+    "fulfilment.DeadlineReached": ("name",),
+    "fulfilment.DeadlineCleared": ("name",),
+    "fulfilment.StatusChanged": ("status", "step", "reason"),
+    "fulfilment.OperatorActed": ("action", "by", "accepted", "reason"),
+}
+
 
 def create_sql(table: str) -> list[str]:
     return [

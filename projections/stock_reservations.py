@@ -11,6 +11,14 @@ KEY = "reservation_id"
 # A row only ever changes with one stock item's events, which Kafka keeps in one partition.
 ROWS_FOLLOW_AGGREGATE = True
 JSON_COLUMNS: frozenset[str] = frozenset()
+# The fields of each event this read model reads (besides every event's id, version and time), by record name:
+# `streamkeep schemas check` names this model when a local schema loses one; tests/unit/test_consumer_reads.py
+# keeps the list true to what `key` and `apply` read.
+READS: dict[str, tuple[str, ...]] = {
+    "inventory.StockReserved": ("order_id", "quantity"),
+    "inventory.StockReleased": ("order_id",),
+    "inventory.StockCommitted": ("order_id", "quantity"),
+}
 
 
 def create_sql(table: str) -> list[str]:

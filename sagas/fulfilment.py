@@ -89,6 +89,28 @@ PIVOT_AND_AFTER = frozenset({CONFIRM_ORDER, COMMIT, CAPTURE_PAYMENT})
 # What compensation waits for besides its own commands: their answers decide what is left to undo.
 AWAITED_IN_COMPENSATION = frozenset({SCHEDULE_SHIPMENT, CONFIRM_ORDER})
 
+# The fields of each record this saga reads (besides a record's ids, version and time), by record name: the order's
+# events and the command outcomes that reach it, the operators' requests, and its own events, which rebuild an
+# instance after a restart. `streamkeep schemas check` names this saga when a local schema loses one;
+# tests/unit/test_consumer_reads.py keeps the list true to what `start`, `decide` and `evolve` read.
+READS: dict[str, tuple[str, ...]] = {
+    "orders.OrderPlaced": ("customer_id", "currency_code", "lines.sku", "lines.quantity", "lines.unit_price_cents"),
+    "orders.OrderCancelled": ("reason",),
+    "streamkeep.CommandOutcome": ("command_id", "status", "rule", "message"),
+    "fulfilment.RetrySaga": ("by",),
+    "fulfilment.AbortSaga": ("by",),
+    "fulfilment.FulfilmentStarted": ("order_id", "currency", "lines.sku", "lines.quantity", "lines.unit_price_cents"),
+    "fulfilment.CommandSent": ("step", "command_id", "attempt", "retry_at"),
+    "fulfilment.ReplyReceived": ("step", "command_type", "status"),
+    "fulfilment.CommandUnanswered": ("step",),
+    "fulfilment.EventObserved": ("event_type",),
+    "fulfilment.DeadlineSet": ("name", "due"),
+    "fulfilment.DeadlineReached": ("name",),
+    "fulfilment.DeadlineCleared": ("name",),
+    "fulfilment.StatusChanged": ("status", "step", "reason"),
+    "fulfilment.OperatorActed": ("action", "accepted"),
+}
+
 
 def step_for(action: str, sku: str | None = None) -> str:
     return f"{action}:{sku}" if sku is not None else action

@@ -1,5 +1,6 @@
 """Shared fixtures: where the real Kafka, registry and PostgreSQL are, and running Streamkeeps to talk to."""
 
+import os
 from collections.abc import Iterator
 
 import httpx
@@ -12,6 +13,10 @@ ORDER = {
     "currency": "EUR",
     "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
 }
+
+# Every `serve` the suite starts runs without authentication, said in as many words, so the tests of everything
+# else need no tokens; the tests of authentication give tokens and STREAMKEEP_NO_AUTH=false to their own.
+os.environ["STREAMKEEP_NO_AUTH"] = "true"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

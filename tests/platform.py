@@ -153,3 +153,15 @@ def sagas_start_from_now(env: dict[str, str]) -> None:
     except KafkaException as error:
         if "NON_EMPTY_GROUP" not in str(error) and "UNKNOWN_MEMBER" not in str(error):
             raise
+
+
+def breaker_metric(base_url: str, name: str, breaker: str, **labels: str) -> float | None:
+    """One circuit breaker's sample of a metric in a process's /metrics (None when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = {"breaker": breaker, **labels}
+    for family in text_string_to_metric_families(httpx.get(f"{base_url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in wanted.items()):
+                return float(sample.value)
+    return None

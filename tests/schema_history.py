@@ -10,7 +10,7 @@ HISTORY = ROOT / "tests" / "data" / "schema_history"
 VERSIONS = (
     HISTORY / "orders.OrderPlaced.v1.avsc",
     HISTORY / "orders.OrderPlaced.v2.avsc",
-    ROOT / "schemas" / "orders.OrderPlaced.avsc",
+    HISTORY / "orders.OrderPlaced.v3.avsc",
 )
 
 

@@ -18,6 +18,9 @@ _HEADER = struct.Struct(">bI")
 # Set on a record read as written (Avro could not resolve it to the local schema): the class version of its
 # writer schema (the schema's "class_version" attribute, 1 without one), for the domain's upcasters to start from.
 WRITER_CLASS_VERSION = "class_version"
+# One registry request. The client's default is no timeout at all, which would hang a decode (and so a worker)
+# on a registry that stopped answering; one that answers does so in milliseconds, 10 s covers a slow one.
+REGISTRY_TIMEOUT_S = 10
 
 
 class UndecodableMessage(Exception):
@@ -138,6 +141,12 @@ def _body(data: bytes) -> io.BytesIO:
     return body
 
 
+def registry_client(registry_url: str) -> SchemaRegistryClient:
+    """The codec's registry client: each request bounded; the client's own retries of 5xx and 429 (three, with
+    full jitter) stay, as a writer schema not cached yet is worth waiting a little for."""
+    return SchemaRegistryClient({"url": registry_url, "timeout": REGISTRY_TIMEOUT_S})
+
+
 def reading_codec(registry_url: str, schemas_dir: Path) -> AvroCodec:
     """A codec for decoding only: writer schemas come from the registry by id, nothing is registered."""
-    return AvroCodec(SchemaRegistryClient({"url": registry_url}), load_local_schemas(schemas_dir))
+    return AvroCodec(registry_client(registry_url), load_local_schemas(schemas_dir))

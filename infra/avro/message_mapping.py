@@ -49,7 +49,7 @@ COMMAND_CLASSES: dict[str, type] = {name: cls for cls, name in COMMAND_NAMES.ite
 ENVELOPE_FIELDS = tuple(f.name for f in dataclasses.fields(Envelope))
 OUTCOME_FIELDS = tuple(f.name for f in dataclasses.fields(Outcome))
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-_RECORD_ENVELOPE = {"aggregate_id", "version", "occurred_at", "command_id", "correlation_id"}
+_RECORD_ENVELOPE = {"aggregate_id", "version", "occurred_at", "command_id", "correlation_id", "principal"}
 OUTCOME = "streamkeep.CommandOutcome"
 # The value object each command's `lines` hold; Avro carries them as records.
 LINE_TYPES: dict[type, Any] = {PlaceOrder: OrderLine, ScheduleShipment: ShipmentLine}
@@ -71,6 +71,7 @@ def event_to_record(event: Any, envelope: Envelope) -> tuple[str, dict[str, Any]
         "occurred_at": event.timestamp,
         "command_id": envelope.command_id,
         "correlation_id": envelope.correlation_id,
+        "principal": envelope.principal,
     }
     for name in _shape(type(event))[0]:
         record[name] = getattr(event, name)

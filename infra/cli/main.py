@@ -2,21 +2,26 @@
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from infra.cli.errors import CliError
 from infra.observability.logs import configure_logging, set_role
+from infra.observability.retries import instrument_retries
 from infra.observability.tracing import configure_tracing
+from infra.registry.client import RegistryUnavailable
 from infra.registry.deploy import SchemasRefused
 from infra.runtime.gc_tuning import collect_rarely
 from infra.settings import SettingsError, load_settings, log_format
 
 app = typer.Typer(help="Streamkeep: event-sourced CQRS on Kafka.", no_args_is_help=True, pretty_exceptions_enable=False)
 _state = {"debug": False}
+log = logging.getLogger("streamkeep.auth")
 
 
 @app.callback()
@@ -24,14 +29,18 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="Show traceback
     _state["debug"] = debug
     # Every logger of every library, in STREAMKEEP_LOG_FORMAT (JSON lines unless stderr is a terminal).
     configure_logging(log_format(), level=logging.DEBUG if debug else logging.INFO)
+    instrument_retries()
 
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(help="Port to listen on.")]
+NoAuth = Annotated[
+    bool, typer.Option("--no-auth", help="Serve without authentication: anyone who reaches the port may do anything.")
+]
 
 
 @app.command()
-def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def run(host: Host = "127.0.0.1", port: Port = 8000, no_auth: NoAuth = False) -> None:
     """The whole platform in one process: HTTP API, command processors, sagas and projections."""
     import uvicorn
 
@@ -40,6 +49,8 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     set_role("run")
     configure_tracing("run")
     settings = load_settings()
+    # On the loopback interface only this machine's users reach it: a trial needs no tokens.
+    settings = _check_auth(settings, no_auth, required=not _loopback(host), where=f"run on {host}")
     codec = _registered_codec(settings) if settings.uses_kafka else None
     platform = create_app(settings, roles=_default_roles(settings) if settings.uses_kafka else (), codec=codec)
     collect_rarely()
@@ -55,6 +66,7 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="API processes sharing the port (it keeps no state: one per spare core).")
     ] = 1,
+    no_auth: NoAuth = False,
 ) -> None:
     """The HTTP API only (kafka backend); run `streamkeep worker` beside it."""
     import uvicorn
@@ -66,6 +78,7 @@ def serve(
         raise CliError(
             "serve needs the kafka backend (set KAFKA_BOOTSTRAP_SERVERS); use `streamkeep run` for the embedded one"
         )
+    settings = _check_auth(settings, no_auth, required=True, where="serve")
     codec = _registered_codec(settings)
     if workers > 1:
         _serve_processes(host, port, workers)
@@ -75,6 +88,35 @@ def serve(
     api = create_app(settings, codec=codec)
     collect_rarely()
     uvicorn.run(api, host=host, port=port, log_level="info", access_log=False, log_config=None)
+
+
+def _check_auth(settings, no_auth: bool, required: bool, where: str):  # type: ignore[no-untyped-def]
+    """Secure by default: refuse to start an API nobody configured tokens for, unless told in as many words."""
+    from infra.security.auth_settings import NO_AUTH
+
+    if no_auth:
+        os.environ[NO_AUTH] = "true"  # for every process `serve --workers` spawns: they read the environment
+        settings = replace(settings, auth=replace(settings.auth, no_auth=True))
+    if no_auth or settings.auth.no_auth:
+        log.warning("authentication is off (%s): anyone who reaches the API may send any command", NO_AUTH)
+    elif settings.auth.configured:
+        log.info(
+            "authentication on: %d API token(s), JWTs %s",
+            len(settings.auth.api_tokens),
+            "checked" if settings.auth.jwt.configured else "not accepted",
+        )
+    elif required:
+        raise CliError(
+            f"{where} refuses to start without authentication: set STREAMKEEP_API_TOKENS (`streamkeep tokens issue`) "
+            "or STREAMKEEP_JWT_SECRET/_PUBLIC_KEY/_JWKS, or pass --no-auth to serve without it"
+        )
+    else:
+        log.info("no authentication: the API answers anyone who reaches it on this machine")
+    return settings
+
+
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
 
 
 def _serve_processes(host: str, port: int, workers: int) -> None:
@@ -163,7 +205,9 @@ async def _run_worker(settings, roles: tuple[str, ...], metrics_port: int | None
     listener = await _operations_listener(settings, roles, metrics_port, started)
     try:
         codec, read_models = await connect_kafka_backend(settings)
-        processors = Worker(settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy)
+        processors = Worker(
+            settings.kafka_bootstrap_servers, codec, read_models, roles, settings.saga_policy, settings.breakers
+        )
         await processors.start()
         started.append(processors)
         logging.getLogger(__name__).info("worker running: %s", ", ".join(roles))
@@ -204,6 +248,7 @@ def _mount_subcommands() -> None:
     from infra.cli.replay import replay
     from infra.cli.sagas import sagas_app
     from infra.cli.schemas import schemas_app
+    from infra.cli.tokens import tokens_app
     from infra.cli.trace import trace
 
     app.add_typer(infra_app, name="infra", help="Local Kafka, schema registry and PostgreSQL, without Docker.")
@@ -217,13 +262,14 @@ def _mount_subcommands() -> None:
         app.add_typer(group.load(), name=group.name)
     app.add_typer(schemas_app, name="schemas", help="Inspect the Avro schema registry and check schema changes.")
     app.add_typer(sagas_app, name="sagas", help="Saga instances: list, show a timeline, retry a stuck one, abort one.")
+    app.add_typer(tokens_app, name="tokens", help="API tokens: issue one for a role.")
 
 
 def main() -> None:
     _mount_subcommands()
     try:
         app()
-    except (CliError, SchemasRefused, SettingsError) as error:
+    except (CliError, SchemasRefused, SettingsError, RegistryUnavailable) as error:
         _fail(str(error))
     except KeyboardInterrupt:
         sys.exit(130)

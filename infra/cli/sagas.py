@@ -120,7 +120,10 @@ def _get(path: str, params: dict[str, Any], unknown: str | None = None) -> Any:
 
 def _request(method: str, path: str, unknown: str | None = None, **kwargs: Any) -> Any:
     """The API's JSON answer; any problem it answers with, or its silence, as one line for the user."""
-    base = load_settings().api_url
+    settings = load_settings()
+    base = settings.api_url
+    if settings.api_token:  # STREAMKEEP_TOKEN: an admin's, for retry and abort
+        kwargs["headers"] = {"Authorization": f"Bearer {settings.api_token}"}
     try:
         answer = httpx.request(method, f"{base}{path}", timeout=TIMEOUT_S, **kwargs)
     except httpx.HTTPError as error:
@@ -130,6 +133,8 @@ def _request(method: str, path: str, unknown: str | None = None, **kwargs: Any) 
         ) from None
     if answer.status_code == 404 and unknown is not None:
         raise CliError(f"no saga {unknown}")
+    if answer.status_code in (401, 403):
+        raise CliError(f"{_problem(answer)} (STREAMKEEP_TOKEN is the token this command sends)")
     if answer.is_error:
         raise CliError(_problem(answer))
     return answer.json()

@@ -22,6 +22,8 @@ from commands.outcomes import CONFLICT, Outcome
 from domain.gateway import GatewayAnswer, GatewayScript
 from infra.embedded.sagas import REPLY_TO as SAGA_REPLIES
 from infra.embedded.sagas import EmbeddedSagas, SagaRecorded, SentReply, recorded_from
+from infra.resilience.payment_gateway import asked_through, gateway_breaker
+from infra.settings import BreakerSettings
 from projections.catalogue import PROJECTIONS
 from projections.consistency import EMBEDDED
 from sagas.policy import SagaPolicy
@@ -168,13 +170,20 @@ class EmbeddedBackend:
     """Command bus, sagas and projector in one: each accepted command is projected before its answer returns,
     and the sagas it sets going take their next steps before that too."""
 
-    def __init__(self, data_dir: Path, saga_policy: SagaPolicy | None = None, sagas: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        saga_policy: SagaPolicy | None = None,
+        sagas: bool = True,
+        breakers: BreakerSettings | None = None,
+    ) -> None:
         self.app = open_event_store(data_dir)
         self.read_models = EmbeddedReadModels(data_dir)
         self._aggregates = _Aggregates(self.app)
         self._ledger = EmbeddedIdempotencyLedger(data_dir)
         # The simulated gateway lives in process here; its script is a test hook and is not kept across restarts.
         self._gateway = GatewayScript()
+        self._gateway_breaker = gateway_breaker(breakers or BreakerSettings())
         self._late_answers: list[tuple[datetime, Command, Envelope]] = []  # scripted late: not kept either
         self._lock = asyncio.Lock()
         self.sagas: EmbeddedSagas | None = None
@@ -220,6 +229,7 @@ class EmbeddedBackend:
         """The gateway answers at once here (or, scripted late, when the ticker finds it due); on Kafka its
         adapter answers moments later, in the same way."""
         answer = self._gateway.next_answer(authorisation_code_for(request.payment_id))
+        answer = asked_through(self._gateway_breaker, answer)
         command = answer_command(request.payment_id, answer)
         if command is None:
             return

@@ -52,7 +52,7 @@ async def _backend_down(request: Request, error: CommandBackendUnavailable) -> J
 
 
 async def _read_side_down(request: Request, error: ReadModelUnavailable) -> JSONResponse:
-    return problem(503, "Read models unavailable", str(error), retry_after=5)
+    return problem(503, "Read models unavailable", str(error), retry_after=error.retry_after_s)
 
 
 async def _not_caught_up(request: Request, error: NotCaughtUp) -> JSONResponse:

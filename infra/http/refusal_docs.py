@@ -1,21 +1,13 @@
-"""Documents in the OpenAPI what the rate limits and the shedding answer before any route: 429 and 503."""
+"""Documents in the OpenAPI what the rate limits and the shedding answer before any route: 429 and 503 (their
+problem+json body refers to the Problem schema that infra/http/openapi_security.py puts in the components)."""
 
 from typing import Any
 
 from fastapi import FastAPI
 
+from infra.http.openapi_security import PROBLEM_CONTENT
 from infra.http.request_class import COMMANDS, QUERIES, READS
 
-PROBLEM_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-    },
-    "required": ["type", "title", "status", "detail"],
-}
 SECONDS = {"schema": {"type": "integer", "minimum": 1}}
 TOO_MANY_REQUESTS = {
     "description": "Over this principal's (or client address's) rate limit; retry after Retry-After seconds.",
@@ -24,12 +16,12 @@ TOO_MANY_REQUESTS = {
         "RateLimit": {"description": 'What is left, e.g. `"commands";r=0;t=1`.', "schema": {"type": "string"}},
         "RateLimit-Policy": {"description": 'The quota, e.g. `"commands";q=200;w=1`.', "schema": {"type": "string"}},
     },
-    "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+    "content": PROBLEM_CONTENT,
 }
 OVERLOADED = {
     "description": "The API is at its bound on commands in flight, or the command side is unavailable; retry.",
     "headers": {"Retry-After": {"description": "Seconds to wait before retrying.", **SECONDS}},
-    "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+    "content": PROBLEM_CONTENT,
 }
 
 

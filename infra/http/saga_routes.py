@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
+from infra.security.principal import principal_of
 from projections.saga_queries import saga_row
 from sagas.fulfilment import refusal_for
 from sagas.inbox import ABORT, RETRY
@@ -21,8 +22,10 @@ class SagaOperator(Protocol):
 
 
 class OperatorRequestBody(BaseModel):
-    # Until tokens name their principal (issue 16), the operator says who they are.
-    by: str = Field("operator", min_length=1, max_length=200, description="Who asks: shown in the saga's history.")
+    # With authentication on, the token's holder is who asks, whatever this says.
+    by: str = Field(
+        "operator", min_length=1, max_length=200, description="Who asks, when auth is off: in the saga's history."
+    )
 
 
 router = APIRouter(prefix="/v1/sagas", tags=["sagas"])
@@ -48,7 +51,8 @@ async def _operate(request: Request, saga_id: UUID, action: str, body: OperatorR
         detail = {"title": f"Cannot {action} this saga now", "detail": refusal, "saga_status": row["status"]}
         raise HTTPException(status.HTTP_409_CONFLICT, detail=detail)
     operator: SagaOperator = request.app.state.saga_operator
-    by = (body or OperatorRequestBody()).by
+    principal = principal_of(request.scope)
+    by = principal.name if principal is not None else (body or OperatorRequestBody()).by
     # An operator's action is worth a line of its own: the audit trail outside the saga's history.
     log.info("%s asked to %s saga %s", by, action, saga_id, extra={"saga_id": str(saga_id), "by": by})
     await operator.operate_saga(saga_id, action, by)

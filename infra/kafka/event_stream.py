@@ -1,15 +1,20 @@
 """Streams a range of an events topic: chosen start and end per partition, committed records only, a batch at a time."""
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+import stamina
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from infra.kafka.transient import transient
 
 POLL_BATCH = 1000
 POLL_S = 1.0
+# One metadata or offsets request: a broker that answers at all answers in milliseconds; 30 s covers a leader
+# election or a broker restart without letting a replay hang on a Kafka that is gone.
+CALL_TIMEOUT_S = 30.0
 _NEVER = 2**63
 
 
@@ -90,7 +95,7 @@ def _after(message: Message, until_ms: int | None) -> bool:
 
 def _bounds(consumer: Consumer, topic: str, window: Window, follow: bool) -> tuple[dict[int, int], dict[int, int]]:
     """Start and end offset per partition; following, a partition has an end only when `until` fixes one."""
-    metadata = consumer.list_topics(topic, timeout=30).topics[topic]
+    metadata = consumer.list_topics(topic, timeout=CALL_TIMEOUT_S).topics[topic]
     if metadata.error is not None:
         raise KafkaException(metadata.error)
     partitions = sorted(metadata.partitions if window.ends is None else window.ends)
@@ -121,7 +126,7 @@ def _bounds(consumer: Consumer, topic: str, window: Window, follow: bool) -> tup
 def _offsets_at(consumer: Consumer, topic: str, partitions: list[int], at: datetime) -> dict[int, int | None]:
     """Kafka's offsets-for-times: the first offset whose timestamp is at or after `at` (None: no such record)."""
     wanted = [TopicPartition(topic, p, int(at.timestamp() * 1000)) for p in partitions]
-    found = consumer.offsets_for_times(wanted, timeout=30)
+    found = consumer.offsets_for_times(wanted, timeout=CALL_TIMEOUT_S)
     return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in found}
 
 
@@ -136,7 +141,7 @@ def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
         {"bootstrap.servers": bootstrap_servers, "group.id": "streamkeep-ends", "isolation.level": "read_committed"}
     )
     try:
-        metadata = consumer.list_topics(topic, timeout=30).topics[topic]
+        metadata = consumer.list_topics(topic, timeout=CALL_TIMEOUT_S).topics[topic]
         if metadata.error is not None:
             raise KafkaException(metadata.error)
         return {p: watermarks(consumer, TopicPartition(topic, p))[1] for p in metadata.partitions}
@@ -147,14 +152,13 @@ def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
 def watermarks(consumer: Consumer, partition: TopicPartition, patience_s: float = 30.0) -> tuple[int, int]:
     """A partition's (low, high) watermarks; a topic created a moment ago may answer "not leader" for a while
     although the metadata already names its leader (seen with `bench` on a brand-new stack), so that, like any
-    retriable error, is waited out, bounded."""
-    deadline = time.monotonic() + patience_s
-    while True:
-        try:
-            low, high = consumer.get_watermark_offsets(partition, timeout=30)
-            return int(low), int(high)
-        except KafkaException as error:
-            waitable = error.args[0].retriable() or error.args[0].code() == KafkaError.NOT_LEADER_FOR_PARTITION
-            if not waitable or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    transient error, is asked again with backoff until `patience_s` has passed."""
+    asking = stamina.retry(
+        on=transient, attempts=None, timeout=patience_s, wait_initial=0.1, wait_max=2.0, wait_jitter=0.2
+    )
+    return asking(_watermarks)(consumer, partition, patience_s)
+
+
+def _watermarks(consumer: Consumer, partition: TopicPartition, timeout_s: float) -> tuple[int, int]:
+    low, high = consumer.get_watermark_offsets(partition, timeout=min(timeout_s, CALL_TIMEOUT_S))
+    return int(low), int(high)

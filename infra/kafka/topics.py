@@ -1,8 +1,9 @@
 """The Kafka topics each bounded context owns, and creating them (Faust does not create source topics)."""
 
-import time
-
+import stamina
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.kafka.transient import transient
 
 CONTEXTS = ("orders", "inventory", "payments", "shipping")
 # Scripts for the simulated payment gateway and the requests it answers, in one order: one partition.
@@ -83,7 +84,8 @@ def ensure_topics(bootstrap_servers: str, partitions: int, timeout_s: float = 30
         for name, config in topic_configs().items()
         if name not in existing
     ]
-    for future in admin.create_topics(missing, operation_timeout=timeout_s).values() if missing else ():
+    created = admin.create_topics(missing, operation_timeout=timeout_s, request_timeout=timeout_s) if missing else {}
+    for future in created.values():
         try:
             future.result()
         except Exception as error:  # a concurrent creator may have won the race
@@ -93,16 +95,31 @@ def ensure_topics(bootstrap_servers: str, partitions: int, timeout_s: float = 30
     return [topic.topic for topic in missing]
 
 
+class LeadersPending(Exception):
+    """Some topics have no leader yet (or are not in the metadata yet); the message names them."""
+
+
 def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> None:
-    """A topic just created (by us or a process starting beside us) answers "not leader" until it has leaders."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        topics = admin.list_topics(timeout=timeout_s).topics
-        leaderless = [
-            name for name in names if name not in topics or any(p.leader < 0 for p in topics[name].partitions.values())
-        ]
-        if not leaderless:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Kafka topics without a leader after {timeout_s:g} s: {', '.join(leaderless)}")
-        time.sleep(0.2)
+    """A topic just created (by us or a process starting beside us) answers "not leader" until it has leaders:
+    asked again, backing off, until `timeout_s` has passed."""
+    # Decorated here, as the bound is the caller's; stamina names the retries after the function decorated.
+    asking = stamina.retry(
+        on=_pending_or_transient, attempts=None, timeout=timeout_s, wait_initial=0.1, wait_max=1.0, wait_jitter=0.1
+    )
+    try:
+        asking(_leaders_elected)(admin, names, timeout_s)
+    except LeadersPending as pending:
+        raise TimeoutError(f"Kafka topics without a leader after {timeout_s:g} s: {pending}") from None
+
+
+def _pending_or_transient(error: Exception) -> bool:
+    return isinstance(error, LeadersPending) or transient(error)
+
+
+def _leaders_elected(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    topics = admin.list_topics(timeout=timeout_s).topics
+    leaderless = [
+        name for name in names if name not in topics or any(p.leader < 0 for p in topics[name].partitions.values())
+    ]
+    if leaderless:
+        raise LeadersPending(", ".join(leaderless))

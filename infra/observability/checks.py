@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -21,21 +21,31 @@ class NotReady(Exception):
 
 @dataclass(frozen=True)
 class Readiness:
-    """The named checks of one process, run together, so /readyz answers within one timeout."""
+    """The named checks of one process, run together, so /readyz answers within one timeout. `reported` checks are
+    run and shown the same way, but a failing one leaves the process ready: it still does useful work without
+    that dependency (serve takes commands with PostgreSQL down)."""
 
     checks: dict[str, Check]
     timeout_s: float = CHECK_TIMEOUT_S
+    reported: dict[str, Check] = field(default_factory=dict)
 
     async def failures(self) -> dict[str, str]:
         """Each failing dependency with its reason; empty when all answer."""
-        names = list(self.checks)
-        reasons = await asyncio.gather(*(self._reason(name) for name in names))
+        return await self._reasons(self.checks)
+
+    async def degraded(self) -> dict[str, str]:
+        """Each failing `reported` dependency with its reason."""
+        return await self._reasons(self.reported)
+
+    async def _reasons(self, checks: dict[str, Check]) -> dict[str, str]:
+        names = list(checks)
+        reasons = await asyncio.gather(*(self._reason(checks[name]) for name in names))
         return {name: reason for name, reason in zip(names, reasons, strict=True) if reason is not None}
 
-    async def _reason(self, name: str) -> str | None:
+    async def _reason(self, check: Check) -> str | None:
         try:
             async with asyncio.timeout(self.timeout_s):
-                await self.checks[name]()
+                await check()
         except TimeoutError:
             return f"no answer within {self.timeout_s:g} s"
         except NotReady as error:

@@ -10,6 +10,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -35,6 +36,11 @@ COMMANDS = Counter(
     "Commands sent through the API, by context, type and outcome "
     "(accepted, rejected by a rule, conflict, not_found, timeout: no outcome in time).",
     ["context", "type", "outcome"],
+)
+RETRIES = Counter(
+    "streamkeep_retries_total",
+    "Retries scheduled after a transient failure toward a dependency, by operation (the retried function's name).",
+    ["operation"],
 )
 
 SHED = Counter(
@@ -87,3 +93,22 @@ def drop_shared(folder: Path) -> None:
     """After the processes ended: remove a folder we made (one the operator named stays)."""
     if folder.name.startswith("streamkeep-metrics-"):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# A process's own breaker (`serve --workers N`: each process has its own): one series per live process.
+BREAKER_STATE = Gauge(
+    "streamkeep_circuit_breaker_state",
+    "A circuit breaker's state: 0 closed, 1 open (calls refused at once), 2 half-open (one probe call let through).",
+    ["breaker"],
+    multiprocess_mode="liveall",
+)
+BREAKER_TRANSITIONS = Counter(
+    "streamkeep_circuit_breaker_transitions_total",
+    "Circuit breaker state changes, by breaker and the state entered (closed, open, half-open).",
+    ["breaker", "state"],
+)
+BREAKER_REJECTIONS = Counter(
+    "streamkeep_circuit_breaker_rejections_total",
+    "Calls a circuit breaker refused without asking its dependency (open, or a probe already under way).",
+    ["breaker"],
+)

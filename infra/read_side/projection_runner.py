@@ -9,6 +9,7 @@ from typing import Any
 
 import faust
 import psycopg
+import stamina
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from infra.avro.codec import AvroCodec, UndecodableMessage
@@ -141,20 +142,20 @@ def _count(app: faust.App, messages: list[Any], results: dict[str, Applied], lag
             PROJECTION_DEAD_LETTERS.labels(name).inc(len(applied.failures))
 
 
+# Never given up (see _until_taken); PoolTimeout, a lost or refused connection and a server shutting down are all
+# OperationalErrors, while a row PostgreSQL refuses is handled inside the batch (projection_writer.py).
+@stamina.retry(
+    on=psycopg.OperationalError, attempts=None, timeout=None, wait_initial=0.1, wait_max=RETRY_MAX_S, wait_jitter=0.1
+)
 async def _until_taken(apply: Callable[[], Awaitable[dict[str, Applied]]], topic: str) -> dict[str, Applied]:
     """Apply a batch, trying again while PostgreSQL is away. Given up, the batch would be lost to this worker (Faust
     restarts a crashed agent at the next batch) and the checkpoint would pass it with the batches after it; tried
     again, it is applied once (rows and checkpoint commit together, so a retry of a batch that did commit skips)."""
-    delay = 0.1
-    while True:
-        try:
-            return await apply()
-        except psycopg.OperationalError as error:  # connection lost or refused, pool timed out, server shutting down
-            log.warning(
-                "PostgreSQL did not take a batch, trying again in %.1f s: %s", delay, error, extra={"topic": topic}
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
+    try:
+        return await apply()
+    except psycopg.OperationalError as error:  # connection lost or refused, pool timed out, server shutting down
+        log.warning("PostgreSQL did not take a batch, trying again: %s", error, extra={"topic": topic})
+        raise
 
 
 def _sender(dead_letters: DeadLetters, raw: dict[tuple[str, int, int], Any]) -> BeforeCommit:

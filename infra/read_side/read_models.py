@@ -1,11 +1,13 @@
 """PostgreSQL read models: the tables, the query reads, and batches written with their checkpoints."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -19,11 +21,17 @@ from infra.read_side.projection_writer import (
     create_tables,
     passed_positions,
 )
+from infra.read_side.waits import CONNECT_TIMEOUT_S, POOL_WAIT_S
+from infra.resilience.breakers import Breaker, CircuitOpen
+from infra.settings import BreakerSettings
 from projections import inventory_levels, order_summary, saga_instances
 from projections.catalogue import PROJECTIONS
 from projections.ports import ReadModelUnavailable
 
 SCHEMA_LOCK = 0x5EC0_0001  # advisory lock id: one process at a time creates the read-model tables
+# A query waits this long for a pooled connection, not the pool's 30 s: with PostgreSQL down the pool has none to
+# give, and the breaker needs the failure to count (a healthy pool hands one over in milliseconds).
+QUERY_CHECKOUT_S = 2.0
 
 # Runs inside the batch's transaction, before it commits: dead letters must be out before their offsets pass.
 BeforeCommit = Callable[[list[tuple[PositionedEvent, str]]], Awaitable[None]]
@@ -32,10 +40,20 @@ BeforeCommit = Callable[[list[tuple[PositionedEvent, str]]], Awaitable[None]]
 class PostgresReadModels:
     """Reads and writes the read models in PostgreSQL."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, breaker: BreakerSettings | None = None) -> None:
+        # Queries go through the breaker: with PostgreSQL down they are answered 503 at once instead of each
+        # waiting for the pool. Batches written by the projections do not: they retry on their own.
+        self._breaker = Breaker("postgresql", breaker or BreakerSettings())
         # Autocommit: a query is one round trip (no BEGIN, no ROLLBACK on return to the pool); writes open
         # their own transaction with conn.transaction().
-        self._pool = AsyncConnectionPool(database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True})
+        self._pool = AsyncConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=8,
+            open=False,
+            timeout=POOL_WAIT_S,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+        )
         self._orders = PointReads(self._rows_by_key(order_summary))
         self._stock = PointReads(self._rows_by_key(inventory_levels))
 
@@ -51,14 +69,23 @@ class PostgresReadModels:
     async def close(self) -> None:
         await self._pool.close()
 
-    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    @asynccontextmanager
+    async def _query_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection for a query, through the breaker; every failure a ReadModelUnavailable."""
         try:
-            async with self._pool.connection() as conn:
-                cursor = conn.cursor(row_factory=dict_row)
-                await cursor.execute(sql, params)
-                return await cursor.fetchall()
+            with self._breaker.calling():
+                async with self._pool.connection(timeout=QUERY_CHECKOUT_S) as conn:
+                    yield conn
+        except CircuitOpen as open_:
+            raise ReadModelUnavailable(f"PostgreSQL keeps failing: {open_}", open_.retry_after_s) from None
         except Exception as error:
             raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
+
+    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        async with self._query_connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(sql, params)
+            return await cursor.fetchall()
 
     def _rows_by_key(self, projection: ModuleType) -> Fetch:
         """Reads a live read model's rows by its key column, many keys per query."""
@@ -118,11 +145,8 @@ class PostgresReadModels:
         return await self._all(sql, (*params, limit))
 
     async def checkpoints(self, projection: str) -> dict[tuple[str, int], int]:
-        try:
-            async with self._pool.connection() as conn:
-                return await passed_positions(conn, projection)
-        except Exception as error:
-            raise ReadModelUnavailable(f"PostgreSQL did not answer: {error}") from error
+        async with self._query_connection() as conn:
+            return await passed_positions(conn, projection)
 
     async def apply_batch(
         self, targets: Sequence[Target], batch: Sequence[PositionedEvent], before_commit: BeforeCommit | None = None

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import stamina
 from confluent_kafka import Message
 from psycopg import AsyncConnection, errors
 
@@ -33,6 +34,7 @@ from infra.read_side.projection_writer import (
     lock_checkpoint,
 )
 from infra.read_side.rebuild_shares import ShareJob, build_shares, shares_for
+from infra.read_side.waits import CONNECT_TIMEOUT_S
 
 REBUILD_LOCK = 0x5EC0_0002  # advisory lock class: one rebuild per projection at a time
 BATCH = 5000
@@ -104,7 +106,7 @@ class Rebuild:
 
     async def run(self, in_place: bool, diff: bool, progress: Progress) -> RebuildResult:
         started = time.monotonic()
-        async with await AsyncConnection.connect(self._database_url, autocommit=True) as lock:
+        async with await self._connect(autocommit=True) as lock:
             got = await (
                 await lock.execute(
                     "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (REBUILD_LOCK, self._projection.NAME)
@@ -112,7 +114,7 @@ class Rebuild:
             ).fetchone()
             if not got or not got[0]:
                 raise RebuildRefused(f"a rebuild of {self._projection.NAME} is already running")
-            async with await AsyncConnection.connect(self._database_url) as conn:
+            async with await self._connect() as conn:
                 await self._create(conn)
                 if in_place:
                     events = await self._in_place(conn, progress)
@@ -125,6 +127,10 @@ class Rebuild:
                 await conn.commit()
         result.wall_s = time.monotonic() - started
         return result
+
+    async def _connect(self, autocommit: bool = False) -> AsyncConnection[Any]:
+        url, timeout = self._database_url, CONNECT_TIMEOUT_S
+        return await AsyncConnection.connect(url, autocommit=autocommit, connect_timeout=timeout)
 
     async def _create(self, conn: AsyncConnection[Any]) -> None:
         await create_bookkeeping(conn)
@@ -143,15 +149,15 @@ class Rebuild:
         finally:
             await conn.set_autocommit(False)
 
+    @stamina.retry(on=errors.DeadlockDetected, attempts=SWAP_ATTEMPTS, timeout=None, wait_initial=0.5, wait_jitter=0.5)
     async def _swap_retrying(self, conn: AsyncConnection[Any], diff: bool, result: RebuildResult) -> int:
-        """The swap is one transaction: when PostgreSQL breaks a deadlock by cancelling it, it is run again."""
-        for attempt in range(1, SWAP_ATTEMPTS):
-            try:
-                return await self._swap(conn, diff, result)
-            except errors.DeadlockDetected:
-                await conn.rollback()
-                await asyncio.sleep(0.5 * attempt)
-        return await self._swap(conn, diff, result)
+        """The swap is one transaction: when PostgreSQL breaks a deadlock by cancelling it, it is rolled back and
+        run again (any other error ends the rebuild; `__next` and its checkpoint stay for the next one)."""
+        try:
+            return await self._swap(conn, diff, result)
+        except errors.DeadlockDetected:
+            await conn.rollback()
+            raise
 
     async def _build_next(self, conn: AsyncConnection[Any], progress: Progress, result: RebuildResult) -> int:
         """Apply everything up to today's end into `__next`, resuming from its checkpoint, a transaction a batch:
@@ -170,7 +176,7 @@ class Rebuild:
 
     async def build_share(self, starts: dict[int, int], ends: dict[int, int], progress: Progress) -> int:
         """In a share process: build the partitions in `ends` into `__next`, on a connection of its own."""
-        async with await AsyncConnection.connect(self._database_url) as conn:
+        async with await self._connect() as conn:
             return await self._apply_range(conn, self._next, starts, ends, progress, commit=True)
 
     async def _apply_range(

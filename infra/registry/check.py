@@ -14,6 +14,7 @@ from infra.avro.parsed_schema import AvroSchema, MalformedSchema, parse
 from infra.avro.saga_mapping import SAGA_EVENT_TYPES, record_to_saga_event
 from infra.registry.client import Registry, UnknownSubject
 from infra.registry.compatibility import directions, read_problems
+from infra.registry.consumers import broken_reads
 from infra.registry.history import StoredEvent, stored_events
 from infra.registry.levels import CompatibilityLevels, load_levels
 from infra.registry.local_files import LocalSchemas, read_local_schemas
@@ -66,8 +67,9 @@ class CheckReport:
         }
 
 
-def check_local_files(local: LocalSchemas, report: CheckReport) -> None:
-    """Every file parses, and an event's schema declares the class version its domain event class has."""
+def check_local_files(local: LocalSchemas, report: CheckReport, schemas_dir: Path) -> None:
+    """Every file parses, an event's schema declares the class version its domain event class has, and every
+    field a projection or saga says it reads is there (the line names the consumer that would break)."""
     report.local_schemas = len(local.schemas)
     report.failures.extend(Failure(file_name, why) for file_name, why in local.problems)
     for subject, schema in sorted(local.schemas.items()):
@@ -75,6 +77,7 @@ def check_local_files(local: LocalSchemas, report: CheckReport) -> None:
         if subject in EVENT_TYPES and declared != code:
             why = f"the schema says class_version {declared}, {EVENT_TYPES[subject].__qualname__} is version {code}"
             report.failures.append(Failure(subject, why))
+    report.failures.extend(Failure(broken.subject, broken.reason) for broken in broken_reads(local, schemas_dir))
 
 
 def _code_version(subject: str) -> int:
@@ -219,7 +222,7 @@ def run_check(
     Kafka at `kafka` (bootstrap servers; None: no stored history to check)."""
     local = read_local_schemas(schemas_dir)
     report = CheckReport()
-    check_local_files(local, report)
+    check_local_files(local, report, schemas_dir)
     check_registry(local, registry, load_levels(schemas_dir), report, prefix)
     if kafka is not None:
         check_history(local, registry, stored_events(kafka), report, full)

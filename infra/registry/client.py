@@ -8,6 +8,7 @@ from typing import Any
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from infra.avro.codec import REGISTRY_TIMEOUT_S
 from infra.avro.parsed_schema import AvroSchema, parse
 
 Version = int | str  # a version number, or "latest"
@@ -44,7 +45,8 @@ class Registry:
     def __init__(self, url: str) -> None:
         self.url = url
         # Few, short retries: a registry that is down should be reported in seconds, not after a minute.
-        self._client = SchemaRegistryClient({"url": url, "timeout": 10, "max.retries": 1, "retries.wait.ms": 200})
+        config = {"url": url, "timeout": REGISTRY_TIMEOUT_S, "max.retries": 1, "retries.wait.ms": 200}
+        self._client = SchemaRegistryClient(config)
 
     @property
     def client(self) -> SchemaRegistryClient:

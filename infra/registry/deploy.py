@@ -1,12 +1,11 @@
 """Registering the local schemas, as a deploy and every start-up do: all are checked, then each gets its level."""
 
-import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
+import stamina
 
-from infra.avro.codec import AvroCodec, load_local_schemas
+from infra.avro.codec import AvroCodec, load_local_schemas, registry_client
 from infra.registry.check import CheckReport, Failure, check_local_files, run_check
 from infra.registry.client import Registry, RegistryRefused
 from infra.registry.levels import CompatibilityLevels, load_levels
@@ -35,7 +34,7 @@ def deploy_schemas(registry: Registry, schemas_dir: Path, kafka: str | None, pre
         new = [name for name, schema_id in sorted(known.items()) if schema_id is None and name not in refused]
         report.failures.extend(registry_refusals(registry, local, levels, new, prefix))
     else:
-        check_local_files(local, report := CheckReport())
+        check_local_files(local, report := CheckReport(), schemas_dir)
     if report.failures:
         raise SchemasRefused(report.failures)
     return register_all(registry, local, levels, prefix, known)
@@ -77,20 +76,15 @@ def register_all(
     return rows
 
 
-def give_level(registry: Registry, subject: str, level: str, attempts: int = 3) -> None:
+# Apicurio's "already exists", a moment after another process created the rule: read again and, if the level
+# differs, set again. Three tries, as a start-up race has only so many racers.
+@stamina.retry(on=RegistryRefused, attempts=3, timeout=None, wait_initial=0.2, wait_max=1.0, wait_jitter=0.2)
+def give_level(registry: Registry, subject: str, level: str) -> None:
     """Set the subject's level unless it has it. `serve` and `worker` start together on a fresh registry and
     race here: Apicurio refuses the second to create the rule ("already exists"), which is fine when the
     first set the same level; read it again and, if it differs, set it again."""
-    for attempt in range(1, attempts + 1):
-        if registry.own_compatibility(subject) == level:
-            return
-        try:
-            registry.set_compatibility(subject, level)
-            return
-        except RegistryRefused:
-            if attempt == attempts:
-                raise
-            time.sleep(0.2 * attempt)
+    if registry.own_compatibility(subject) != level:
+        registry.set_compatibility(subject, level)
 
 
 def connect_codec(registry_url: str, schemas_dir: Path, kafka: str | None = None) -> AvroCodec:
@@ -98,6 +92,6 @@ def connect_codec(registry_url: str, schemas_dir: Path, kafka: str | None = None
     (against the events stored in the Kafka at `kafka` too, if given), each subject given its level."""
     registry = Registry(registry_url)
     rows = deploy_schemas(registry, schemas_dir, kafka)
-    codec = AvroCodec(SchemaRegistryClient({"url": registry_url}), load_local_schemas(schemas_dir))
+    codec = AvroCodec(registry_client(registry_url), load_local_schemas(schemas_dir))
     codec.adopt({row["record"]: row["schema_id"] for row in rows})
     return codec

@@ -8,13 +8,15 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 
 from commands.gateway import answer_command, answer_envelope, authorisation_code_for
 from commands.messages import Envelope
-from domain.gateway import GatewayAnswer, GatewayScript
+from domain.gateway import FAILED, GatewayAnswer, GatewayScript
 from infra.avro.codec import AvroCodec, UndecodableMessage
 from infra.avro.message_mapping import command_to_record
 from infra.kafka.reader import read_to_end
 from infra.kafka.topics import GATEWAY_TOPIC, commands_topic
 from infra.kafka.transactions import CALL_TIMEOUT_S, TransactionalLoop
 from infra.observability import tracing
+from infra.resilience.breakers import Breaker
+from infra.resilience.payment_gateway import asked_through
 from infra.write_side.gateway_topic import REQUESTED, SCRIPTED
 
 log = logging.getLogger(__name__)
@@ -25,12 +27,15 @@ class GatewayAdapter(TransactionalLoop):
     """Consumes payments.gateway (one partition, so one adapter at a time) in a consume-produce transaction.
 
     The script it follows is a fold of the topic up to its committed offset: a restarted adapter reads the
-    topic again to that offset and gives the same answers a crashed one would have given next.
+    topic again to that offset and gives the same answers a crashed one would have given next. Each request takes
+    the script's next answer whether or not the circuit breaker lets it reach the gateway, so that fold does not
+    depend on the breaker (in memory, closed again after a restart).
     """
 
-    def __init__(self, bootstrap_servers: str, codec: AvroCodec) -> None:
+    def __init__(self, bootstrap_servers: str, codec: AvroCodec, breaker: Breaker) -> None:
         self._bootstrap = bootstrap_servers
         self._codec = codec
+        self._breaker = breaker
         self._script = GatewayScript()
         super().__init__(bootstrap_servers, GROUP_ID)
 
@@ -120,6 +125,7 @@ class GatewayAdapter(TransactionalLoop):
         elif name == REQUESTED:
             answer = script.next_answer(authorisation_code_for(record["payment_id"]))
             if answering:
+                answer = asked_through(self._breaker, answer)
                 # The answer continues the payment request's trace (the gateway as a step of its own).
                 with tracing.processing(message, GROUP_ID, "payment gateway answer"):
                     self._send_answer(record, answer)
@@ -129,6 +135,8 @@ class GatewayAdapter(TransactionalLoop):
         if command is None:
             log.info("gateway: payment %s timed out (scripted)", request["payment_id"])
             return
+        if answer.outcome == FAILED:
+            log.warning("gateway: payment %s declined, gateway unavailable: %s", request["payment_id"], answer.reason)
         requested = Envelope(
             request["command_id"], request["requested_at"], request["correlation_id"], reply_to=request.get("reply_to")
         )

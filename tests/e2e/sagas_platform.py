@@ -18,6 +18,9 @@ from infra.settings import REPOSITORY_ROOT
 from tests.platform import StreamkeepProcess, free_port, run_cli, sagas_start_from_now, wait_for, wait_ready
 
 PAYMENT_TIMEOUT_S = 5
+# The payment gateway's breaker: opens after this many errors in a row, lets a probe through this long after.
+BREAKER_FAILURES = 3
+BREAKER_RESET_S = 8  # long enough for an order placed once it opened to reach the gateway
 
 
 def start_fulfilment_platform(
@@ -27,22 +30,35 @@ def start_fulfilment_platform(
     on Kafka; `streamkeep run` with its own data folder on the embedded backend."""
     logs = tmp_path_factory.mktemp(f"fulfilment-{backend}")
     port = free_port()
-    env = {"STREAMKEEP_SAGAS": "on", "STREAMKEEP_PAYMENT_TIMEOUT_S": str(PAYMENT_TIMEOUT_S)}
+    env = {
+        "STREAMKEEP_SAGAS": "on",
+        "STREAMKEEP_PAYMENT_TIMEOUT_S": str(PAYMENT_TIMEOUT_S),
+        "STREAMKEEP_BREAKER_FAILURES": str(BREAKER_FAILURES),
+        "STREAMKEEP_BREAKER_RESET_S": str(BREAKER_RESET_S),
+    }
+    base_url = f"http://127.0.0.1:{port}"
+    operations_url = base_url  # where the gateway's breaker is seen: the worker's listener on Kafka
     if backend == "kafka":
         env = {**infra_env, **env, "STREAMKEEP_BACKEND": "kafka"}
         sagas_start_from_now(env)
+        worker_port = free_port()
+        operations_url = f"http://127.0.0.1:{worker_port}"
         processes = [
-            StreamkeepProcess(["worker"], env, logs / "worker.log").start(),
+            StreamkeepProcess(["worker", "--metrics-port", str(worker_port)], env, logs / "worker.log").start(),
             StreamkeepProcess(["serve", "--port", str(port)], env, logs / "api.log").start(),
         ]
     else:
         env = {**env, "STREAMKEEP_BACKEND": "embedded", "KAFKA_BOOTSTRAP_SERVERS": "", "STREAMKEEP_DATA_DIR": str(logs)}
         processes = [StreamkeepProcess(["run", "--port", str(port)], env, logs / "run.log").start()]
-    base_url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base_url)
         # The CLI's saga commands find the platform through STREAMKEEP_API_URL.
-        platform = {"backend": backend, "base_url": base_url, "env": {**env, "STREAMKEEP_API_URL": base_url}}
+        platform = {
+            "backend": backend,
+            "base_url": base_url,
+            "operations_url": operations_url,
+            "env": {**env, "STREAMKEEP_API_URL": base_url},
+        }
         # Ready once an order goes all the way round: placed, then rejected for want of stock.
         wait_for(lambda: status(platform, place(platform, {f"NONE-{uuid.uuid4()}": 1})) == "rejected", 120, "a saga")
         yield platform

@@ -52,6 +52,17 @@ def test_the_gateway_approves_unless_scripted_and_a_captured_payment_can_be_refu
     assert (too_much.status_code, too_much.json()["rule"]) == (422, "refund-within-captured")
 
 
+def test_a_scripted_gateway_error_declines_the_payment_and_one_error_leaves_the_gateway_asked(
+    any_platform: dict,
+) -> None:
+    script(any_platform, {"outcome": "error", "reason": "acquirer down"})
+    failed = requested_payment(any_platform)
+    approved = requested_payment(any_platform)  # one error is below the breaker's threshold: the gateway is asked
+
+    assert settled_status(any_platform, failed) == "declined"
+    assert settled_status(any_platform, approved) == "authorised"
+
+
 def test_scripted_answers_come_in_order_and_a_timed_out_payment_stays_requested(any_platform: dict) -> None:
     script(any_platform, {"outcome": "decline", "reason": "insufficient funds"}, {"outcome": "timeout"})
     declined = requested_payment(any_platform)

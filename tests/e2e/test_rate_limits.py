@@ -1,5 +1,5 @@
 """Rate limits on a real `streamkeep run`: N+k requests in a window give exactly k 429s with Retry-After, commands
-and queries on separate budgets, each client address its own (per principal: tests/unit/test_rate_limits.py)."""
+and queries on separate budgets, each client address its own, and with authentication on each principal its own."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.security.api_tokens import entry, issue
 from tests.conftest import ORDER
 from tests.platform import StreamkeepProcess, free_port, wait_ready
 
@@ -18,15 +19,12 @@ LIMITS = {
 }
 
 
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamkeep run` with low limits. Each test calls from its own loopback address, so from its own budget."""
+def _run_limited(tmp_path_factory: pytest.TempPathFactory, **settings: str) -> Iterator[str]:
     workdir: Path = tmp_path_factory.mktemp("rate-limits")
     port = free_port()
-    env = {"STREAMKEEP_BACKEND": "embedded", "KAFKA_BOOTSTRAP_SERVERS": "", **LIMITS}
-    run = StreamkeepProcess(
-        ["run", "--port", str(port)], {**env, "STREAMKEEP_DATA_DIR": str(workdir / "data")}, workdir / "run.log"
-    ).start()
+    env = {"STREAMKEEP_BACKEND": "embedded", "KAFKA_BOOTSTRAP_SERVERS": "", **LIMITS, **settings}
+    env["STREAMKEEP_DATA_DIR"] = str(workdir / "data")
+    run = StreamkeepProcess(["run", "--port", str(port)], env, workdir / "run.log").start()
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base_url, timeout_s=30)
@@ -35,9 +33,26 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         run.stop()
 
 
-def _client(base_url: str, address: str) -> httpx.Client:
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamkeep run` with low limits. Each test calls from its own loopback address, so from its own budget."""
+    yield from _run_limited(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def two_writers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """The same with authentication on: two writers' tokens, as `streamkeep tokens issue` makes them."""
+    tokens = {name: issue() for name in ("alice", "bob")}
+    admitted = ",".join(entry(name, "writer", token) for name, token in tokens.items())
+    for base_url in _run_limited(tmp_path_factory, STREAMKEEP_NO_AUTH="false", STREAMKEEP_API_TOKENS=admitted):
+        yield base_url, tokens
+
+
+def _client(base_url: str, address: str, token: str | None = None) -> httpx.Client:
     """A client whose connections leave from `address` (any 127.x.y.z reaches the server on 127.0.0.1)."""
-    return httpx.Client(base_url=base_url, timeout=10, transport=httpx.HTTPTransport(local_address=address))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=base_url, timeout=10, transport=transport, headers=headers)
 
 
 def _place(client: httpx.Client, count: int) -> list[httpx.Response]:
@@ -97,3 +112,13 @@ def test_operational_routes_are_not_limited(limited: str) -> None:
 
     assert {a.status_code for a in answers} == {200}
     assert not any("ratelimit" in a.headers for a in answers)
+
+
+def test_two_principals_from_one_address_have_a_budget_each(two_writers: tuple[str, dict[str, str]]) -> None:
+    base_url, tokens = two_writers
+    with _client(base_url, "127.0.0.7", tokens["alice"]) as alice, _client(base_url, "127.0.0.7", tokens["bob"]) as bob:
+        alices = _place(alice, COMMANDS_PER_MINUTE + 1)
+        bobs = _place(bob, COMMANDS_PER_MINUTE + 1)
+
+    assert [a.status_code for a in alices] == [201] * COMMANDS_PER_MINUTE + [429]
+    assert [a.status_code for a in bobs] == [201] * COMMANDS_PER_MINUTE + [429]

@@ -56,3 +56,16 @@ def start_postgres(own: Settings) -> None:
     """Start (or start again) a cluster made by own_postgres, and wait until it takes connections."""
     local_postgres.start(own)
     local_postgres.wait_ready(own, started=True)
+
+
+@contextmanager
+def own_kafka_and_postgres(infra_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict[str, str], Settings]]:
+    """Kafka and PostgreSQL of the test's own (the registry is the shared one): stopping PostgreSQL disturbs no
+    other test, and the worker's projections start from an empty history. Yields the environment and PostgreSQL."""
+    with own_kafka(tmp_path) as kafka, own_postgres(tmp_path) as postgres:
+        env = {
+            **infra_env,
+            "KAFKA_BOOTSTRAP_SERVERS": local_kafka.url(kafka),
+            "DATABASE_URL": local_postgres.url(postgres),
+        }
+        yield env, postgres

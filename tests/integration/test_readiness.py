@@ -1,4 +1,5 @@
-"""/readyz of `serve` and of a worker turn 503 naming PostgreSQL while it is down, and 200 again once it is back."""
+"""While PostgreSQL is down a worker's /readyz turns 503 naming it, and serve's stays 200 reporting it degraded
+(serve still takes commands); both are as before once it is back."""
 
 import time
 from collections.abc import Iterator
@@ -7,7 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.local import kafka as local_kafka
 from infra.local import postgres as local_postgres
 from infra.local.process import Settings
 from tests.conftest import ORDER
@@ -20,15 +20,8 @@ CHECKS_ANSWER_WITHIN_S = 5.0  # the checks time out after 2 s each, run together
 
 @pytest.fixture
 def own_stack(infra_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict[str, str], Settings]]:
-    """Kafka and PostgreSQL of this test's own, so stopping PostgreSQL disturbs no other test and the worker's
-    projections start from an empty history; the registry is the shared one."""
-    with own_services.own_kafka(tmp_path) as kafka, own_services.own_postgres(tmp_path) as postgres:
-        env = {
-            **infra_env,
-            "KAFKA_BOOTSTRAP_SERVERS": local_kafka.url(kafka),
-            "DATABASE_URL": local_postgres.url(postgres),
-        }
-        yield env, postgres
+    with own_services.own_kafka_and_postgres(infra_env, tmp_path) as stack:
+        yield stack
 
 
 def test_readyz_names_postgresql_while_it_is_down_and_recovers_after_a_restart(
@@ -45,31 +38,50 @@ def test_readyz_names_postgresql_while_it_is_down_and_recovers_after_a_restart(
             wait_ready(url.removesuffix("/readyz"), timeout_s=120)
 
         local_postgres.stop(postgres)
-        for name, url in readyz.items():
-            refusal = wait_for(lambda url=url: _refused(url), 30, f"{name}'s /readyz to turn 503")
-            assert refusal.headers["content-type"] == "application/problem+json", name
-            assert int(refusal.headers["retry-after"]) > 0, name
-            body = refusal.json()
-            assert body["failing"] == ["postgresql"], (name, body)
-            assert "postgresql" in body["detail"], (name, body)
-            started = time.monotonic()
-            assert httpx.get(url, timeout=30).status_code == 503
-            assert time.monotonic() - started < CHECKS_ANSWER_WITHIN_S, f"{name}'s /readyz hung"
-            assert httpx.get(url.replace("/readyz", "/livez"), timeout=5).status_code == 200, name
+        url = readyz["worker"]
+        refusal = wait_for(lambda: _refused(url), 30, "the worker's /readyz to turn 503")
+        assert refusal.headers["content-type"] == "application/problem+json"
+        assert int(refusal.headers["retry-after"]) > 0
+        body = refusal.json()
+        assert body["failing"] == ["postgresql"], body
+        assert "postgresql" in body["detail"], body
+        started = time.monotonic()
+        assert httpx.get(url, timeout=30).status_code == 503
+        assert time.monotonic() - started < CHECKS_ANSWER_WITHIN_S, "the worker's /readyz hung"
+        assert httpx.get(url.replace("/readyz", "/livez"), timeout=5).status_code == 200
+        # serve takes commands without PostgreSQL: ready, with PostgreSQL named as degraded.
+        started = time.monotonic()
+        answer = httpx.get(readyz["serve"], timeout=30)
+        assert time.monotonic() - started < CHECKS_ANSWER_WITHIN_S, "serve's /readyz hung"
+        assert answer.status_code == 200, answer.text
+        assert list(answer.json()["degraded"]) == ["postgresql"], answer.json()
 
         # Commands need no PostgreSQL; the projection of this one waits for it, and must not lose it.
         placed = httpx.post(f"{api_url}/v1/orders", json=ORDER, timeout=30)
         assert placed.status_code == 201, placed.text
         wait_for(lambda: "PostgreSQL did not take a batch" in worker.log_path.read_text(), 60, "a projection retry")
+        metrics = f"http://127.0.0.1:{worker_port}/metrics"
+        wait_for(lambda: _retries_of(metrics, "read_side.projection_runner._until_taken") >= 1, 30, "a retry counted")
 
         own_services.start_postgres(postgres)
         for name, url in readyz.items():
-            wait_for(lambda url=url: httpx.get(url, timeout=10).status_code == 200, 60, f"{name}'s /readyz to be 200")
+            wait_for(lambda url=url: _undegraded(url), 60, f"{name}'s /readyz to be 200 with nothing degraded")
         order = f"{api_url}/v1/orders/{placed.json()['order_id']}"
         wait_for(lambda: httpx.get(order, timeout=10).status_code == 200, 60, "the order placed meanwhile projected")
     finally:
         api.stop()
         worker.stop()
+
+
+def _retries_of(metrics_url: str, operation: str) -> float:
+    wanted = f'streamkeep_retries_total{{operation="{operation}"}} '
+    lines = httpx.get(metrics_url, timeout=10).text.splitlines()
+    return sum(float(line.removeprefix(wanted)) for line in lines if line.startswith(wanted))
+
+
+def _undegraded(url: str) -> bool:
+    answer = httpx.get(url, timeout=10)
+    return answer.status_code == 200 and "degraded" not in answer.json()
 
 
 def _refused(url: str) -> httpx.Response | None:

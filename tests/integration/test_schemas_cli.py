@@ -236,3 +236,16 @@ def test_a_schema_whose_class_version_is_not_the_codes_fails(env, tmp_path):
     assert result.stdout.splitlines() == [
         "orders.OrderPlaced: the schema says class_version 2, Order.Placed is version 3"
     ]
+
+
+def test_a_field_a_consumer_reads_taken_away_fails_naming_each_consumer(infra_env, tmp_path):
+    # The registry alone: the embedded backend has no stored history to read, so the lines are the consumers'.
+    folder = schemas_copy(tmp_path, lambda fields: fields.remove(field_named(fields, "currency_code")))
+    env = {**infra_env, "STREAMKEEP_BACKEND": "embedded"}
+    result = streamkeep(env, "schemas", "check", "--schemas-dir", str(folder))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"orders.OrderPlaced: {consumer} reads orders.OrderPlaced.currency_code, which"
+        " schemas/orders.OrderPlaced.avsc no longer has"
+        for consumer in ("customer_orders", "daily_sales", "fulfilment saga", "order_summary")
+    ]

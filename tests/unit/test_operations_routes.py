@@ -2,6 +2,7 @@
 route template; a `serve --workers` metrics folder starts empty."""
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from infra.http.operations import router
 from infra.http.request_metrics import RequestMetrics
 from infra.observability import metrics
 from infra.observability.checks import Readiness, loaded
+from infra.resilience.breakers import Breaker
+from infra.settings import BreakerSettings
 
 
 async def _answers() -> None:
@@ -138,3 +141,57 @@ def test_an_api_process_makes_the_metrics_folder_it_was_told_of_when_it_is_missi
     metrics.prepare_this_process()
 
     assert missing.is_dir()
+
+
+def test_readyz_leaves_out_an_excluded_check_without_running_it() -> None:
+    # serve's Kubernetes readiness probe: PostgreSQL down must not take the commands out of the Service.
+    asked: list[str] = []
+
+    async def postgres_down() -> None:
+        asked.append("postgresql")
+        raise ConnectionRefusedError("connection refused")
+
+    answer = _client({"kafka": _answers, "postgresql": postgres_down}).get("/readyz", params={"exclude": "postgresql"})
+
+    assert answer.status_code == 200
+    assert answer.json()["checks"] == {"kafka": "ok"}
+    assert asked == []
+
+
+def test_readyz_refuses_to_exclude_a_check_it_does_not_have() -> None:
+    answer = _client({"kafka": _answers, "postgresql": _answers}).get("/readyz?exclude=postgres")
+
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == "no check named postgres; the checks are kafka, postgresql"
+
+
+def test_readyz_reports_degraded_dependencies_and_open_breakers_without_failing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("infra.resilience.breakers._IN_THIS_PROCESS", {})  # this test's breakers only
+    breaker = Breaker("postgresql", BreakerSettings(failures=1, reset_s=60))
+    with contextlib.suppress(ConnectionRefusedError), breaker.calling():
+        raise ConnectionRefusedError("down")
+    app = _client({}).app
+    app.state.readiness = Readiness({"kafka": _answers}, timeout_s=0.2, reported={"postgresql": _refuses})
+
+    answer = TestClient(app).get("/readyz")
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["degraded"] == {"postgresql": "ConnectionRefusedError: connection refused"}
+    assert body["open_breakers"] == ["postgresql"]
+    assert body["breakers"] == {"postgresql": "open"}
+
+
+def test_a_failing_readyz_names_the_open_breakers_in_its_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("infra.resilience.breakers._IN_THIS_PROCESS", {})
+    breaker = Breaker("payment-gateway", BreakerSettings(failures=1, reset_s=60))
+    with contextlib.suppress(ConnectionRefusedError), breaker.calling():
+        raise ConnectionRefusedError("down")
+
+    body = _client({"kafka": _refuses}).get("/readyz").json()
+
+    assert body["failing"] == ["kafka"]
+    assert body["open_breakers"] == ["payment-gateway"]

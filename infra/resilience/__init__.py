@@ -1,0 +1,1 @@
+"""Resilience toward the platform's dependencies: circuit breakers."""

@@ -1,0 +1,1 @@
+"""Who may call the API: static API tokens and JWTs, the role each route needs."""
