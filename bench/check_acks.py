@@ -3,7 +3,7 @@
 import argparse
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.kafka.reader import read_to_end
@@ -19,10 +19,11 @@ class AckCheck:
     checked: int
     missing: list[Ack]
     duplicated: list[Ack]
+    refused_with_events: list[str] = field(default_factory=list)  # refused commands' ids found in the topic
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.duplicated
+        return not self.missing and not self.duplicated and not self.refused_with_events
 
 
 def read_ack_log(path: Path) -> set[Ack]:
@@ -33,19 +34,28 @@ def read_ack_log(path: Path) -> set[Ack]:
     return acks
 
 
-def check_acks(settings: Settings, acks: set[Ack], context: str = "orders") -> AckCheck:
-    """Read the events topic read_committed and count each acknowledged (aggregate id, version) in it."""
+def check_acks(
+    settings: Settings, acks: set[Ack], context: str = "orders", refused: frozenset[str] = frozenset()
+) -> AckCheck:
+    """Read the events topic read_committed and count each acknowledged (aggregate id, version) in it; an
+    aggregate id in `refused` (commands the API refused) must have no event at all."""
     codec = connect_codec(settings.schema_registry_url, settings.schemas_dir, settings.event_store)
     acked_ids = {order_id.encode() for order_id, _ in acks}
+    refused_ids = {order_id.encode() for order_id in refused}
     found: Counter[Ack] = Counter()
+    refused_found: set[str] = set()
     for message in read_to_end(settings.kafka_bootstrap_servers, events_topic(context)):
-        if message.key() in acked_ids:  # events are keyed by aggregate id: decode only the ones we look for
+        key = message.key() or b""
+        if key in refused_ids:
+            refused_found.add(key.decode())
+        if key in acked_ids:  # events are keyed by aggregate id: decode only the ones we look for
             record = codec.decode(message.value())[1]
             found[(str(record["aggregate_id"]), record["version"])] += 1
     return AckCheck(
         checked=len(acks),
         missing=sorted(ack for ack in acks if not found[ack]),
         duplicated=sorted(ack for ack in acks if found[ack] > 1),
+        refused_with_events=sorted(refused_found),
     )
 
 

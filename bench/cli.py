@@ -154,3 +154,33 @@ def sagas(
         typer.echo(json.dumps(result.as_json()))
     else:
         result.print_table(Console())
+
+
+@bench_app.command()
+def overload(
+    capacity_duration: Annotated[
+        float, typer.Option(min=1, help="Seconds of the closed loop that measures the capacity.")
+    ] = 5.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of the open loop past capacity.")] = 12.0,
+    factor: Annotated[float, typer.Option(min=1, help="The open loop's rate, in times the capacity.")] = 2.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="The closed loop's HTTP connections.")] = 64,
+    connections: Annotated[
+        int, typer.Option(min=1, help="The open loop's HTTP connections (above the API's bound on commands).")
+    ] = 512,
+    max_in_flight: Annotated[
+        int | None, typer.Option(min=1, help="STREAMKEEP_MAX_COMMANDS_IN_FLIGHT for the API (default: the setting).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option(help="Then read orders.events: each ack once, no shed command's event.")
+    ] = True,
+    json_: Json = False,
+) -> None:
+    """POST /v1/orders at twice the measured capacity: accepted p99, how fast the excess is refused, nothing lost."""
+    from bench.overload import OverloadOptions, run
+
+    options = OverloadOptions(capacity_duration, duration, factor, concurrency, connections, max_in_flight, check)
+    result = _measured(run, options)
+    if json_:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        result.print_table(Console())

@@ -10,6 +10,9 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from infra.http.shedding import TEMPORARY_REDUCED_CAPACITY
+
+SHED = TEMPORARY_REDUCED_CAPACITY.encode()  # in the body of a 503 that refused a command before any work
 REQUEST_TIMEOUT_S = 15.0  # above the command side's own 5 s bound, so its 503 arrives before we give up
 DRAIN_TIMEOUT_S = 20.0
 
@@ -35,11 +38,14 @@ class LoadPlan:
 
 @dataclass
 class LoadResult:
-    """Latencies of the acknowledged (201) requests, every answer by status, and what each 201 said."""
+    """Latencies of the acknowledged (201) requests, every answer by status, what each 201 said, and which
+    commands the API shed (503 before any work) and how fast."""
 
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     acks: list[tuple[str, int]] = field(default_factory=list)
+    shed: list[tuple[str, float]] = field(default_factory=list)  # (the `{id}` sent, ms to the refusal)
+    slowest_ms: float = 0.0  # the slowest answer of any status
     elapsed_s: float = 0.0
     client_cpu_s: float = 0.0
 
@@ -47,6 +53,8 @@ class LoadResult:
         self.latencies_ms += other.latencies_ms
         self.statuses.update(other.statuses)
         self.acks += other.acks
+        self.shed += other.shed
+        self.slowest_ms = max(self.slowest_ms, other.slowest_ms)
         self.elapsed_s = max(self.elapsed_s, other.elapsed_s)
         self.client_cpu_s += other.client_cpu_s
 
@@ -121,17 +129,23 @@ async def _connection(
                 # The server fell behind the schedule: what is still queued at the end is never sent.
                 result.statuses["unsent:behind-schedule"] += 1
                 continue
+        request_id = str(uuid.uuid4())
         try:
             stream = stream or await asyncio.open_connection(plan.host, plan.port)
-            status, body, keep_alive = await asyncio.wait_for(_exchange(plan, *stream), REQUEST_TIMEOUT_S)
+            exchange = _exchange(plan, request_id, *stream)
+            status, body, keep_alive = await asyncio.wait_for(exchange, REQUEST_TIMEOUT_S)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
             result.statuses[f"error:{type(error).__name__}"] += 1
             _close(stream)
             stream = None
             continue
         result.statuses[str(status)] += 1
+        latency_ms = (time.perf_counter() - sent_at) * 1000
+        result.slowest_ms = max(result.slowest_ms, latency_ms)
         if status == plan.ok_status:
-            result.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+            result.latencies_ms.append(latency_ms)
+        elif status == 503 and SHED in body:
+            result.shed.append((request_id, latency_ms))
         if status == 201:
             answer = json.loads(body)
             result.acks.append((answer["order_id"], answer["version"]))
@@ -142,13 +156,13 @@ async def _connection(
 
 
 async def _exchange(
-    plan: LoadPlan, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    plan: LoadPlan, request_id: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> tuple[int, bytes, bool]:
     if plan.get_ids:
         path = plan.path.replace("{id}", random.choice(plan.get_ids))
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n\r\n".encode())
         return await read_answer(reader)
-    body = plan.body_template.replace("{id}", str(uuid.uuid4())).encode()
+    body = plan.body_template.replace("{id}", request_id).encode()
     writer.write(
         f"POST {plan.path} HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()

@@ -15,6 +15,9 @@ from infra.local.process import Settings as LocalSettings
 from infra.settings import REPOSITORY_ROOT
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# A benchmark measures the platform, not a client's share of it: the load comes from one address at far more than
+# the default limits allow. A limit set in the environment stays (to measure what limiting costs).
+RATE_LIMITS_OFF = {"STREAMKEEP_RATE_LIMIT_COMMANDS": "off", "STREAMKEEP_RATE_LIMIT_QUERIES": "off"}
 # The benches' own `serve` on 127.0.0.1 runs without authentication, said in as many words (a token check is a
 # SHA-256 and a dict lookup per request: not what these scenarios measure).
 NO_AUTH = {"STREAMKEEP_NO_AUTH": "true"}
@@ -41,7 +44,11 @@ class Service:
         with self.log_path.open("ab") as log:
             # cwd is the repository root, so `-m` runs this checkout's code, not an installed copy.
             self.process = subprocess.Popen(
-                [str(python), "-m", *module_args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY_ROOT
+                [str(python), "-m", *module_args],
+                env={**RATE_LIMITS_OFF, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPOSITORY_ROOT,
             )
 
     @property

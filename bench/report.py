@@ -53,6 +53,7 @@ class BenchResult:
     baseline: Measurement | None
     settings: dict[str, Any] = field(default_factory=dict)  # duration, concurrency, rate, clients, ...
     cpu_s: dict[str, float] = field(default_factory=dict)  # per process, during the load only
+    figures: dict[str, Any] = field(default_factory=dict)  # a scenario's own figures, beside the contract's keys
 
     def as_json(self) -> dict[str, Any]:
         m, b = self.measured, self.baseline
@@ -73,6 +74,7 @@ class BenchResult:
             "baseline_statuses": b.statuses if b else None,
             "cpu_s": {name: round(seconds, 1) for name, seconds in self.cpu_s.items()},
             "settings": self.settings,
+            **self.figures,
         }
 
     def print_table(self, console: Console) -> None:
@@ -91,6 +93,8 @@ class BenchResult:
         ratio = f"{figures['ratio']}x the baseline" if figures["ratio"] is not None else "no baseline"
         cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in figures["cpu_s"].items())
         console.print(f"{ratio}; worker peak RSS {self.peak_rss_mb:.0f} MB; wall {self.wall_s:.0f} s; CPU s: {cpu}")
+        if self.figures:
+            console.print(", ".join(f"{k} {v}" for k, v in self.figures.items()))
         console.print(f"settings: {', '.join(f'{k}={v}' for k, v in self.settings.items())}")
 
 

@@ -13,9 +13,11 @@ from infra.http.authentication import Authentication
 from infra.http.body_limit import BodyLimit
 from infra.http.openapi_problems import document_problems
 from infra.http.openapi_security import document_security
+from infra.http.rate_limits import RateLimits, check_storage, policies_of
 from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
+from infra.http.shedding import CommandShedding
 from infra.observability import metrics, tracing
 from infra.observability.checks import Readiness, kafka_backend_checks, loaded, postgres_answers, store_answers
 from infra.observability.command_outcomes import CountedCommandBus
@@ -52,6 +54,12 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     )
     problems.install(app)
     app.add_middleware(BodyLimit)
+    # Inside authentication (the principal is the rate limits' key), outside the routes; a client over its rate is
+    # refused before it can take one of the slots for commands in flight.
+    app.add_middleware(CommandShedding, max_in_flight=settings.max_commands_in_flight)
+    check_storage(settings)
+    policies = policies_of(settings)
+    app.add_middleware(RateLimits, policies=policies, storage_uri=settings.rate_limit_storage)
     # Inside the metrics, so a 401 or 403 is counted and timed like any answer; outside the rest, so nothing else
     # runs for a caller we do not admit.
     app.add_middleware(Authentication, authenticator=authenticator_for(settings.auth))

@@ -4,12 +4,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import limits.aio.storage  # noqa: F401  (registers the async storages' schemes that _rate_storage checks)
 from dotenv import load_dotenv
+from limits import parse as parse_rate
+from limits.storage import SCHEMES as STORAGE_SCHEMES
 
 from infra.security.auth_settings import AuthSettingError, AuthSettings, load_auth_settings
 from sagas.policy import SagaPolicy
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_COMMANDS_RATE = "200/second"
+DEFAULT_QUERIES_RATE = "1000/second"
+DEFAULT_COMMANDS_IN_FLIGHT = 64  # docs/architecture.md, "Overload": the measurements it was chosen from
+OFF = ("off", "none", "0")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,12 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"  # where commands that talk to a running platform (`sagas`) find it
     metrics_port: int | None = None  # the worker's /livez, /readyz and /metrics listener; None: no listener
     metrics_host: str = "127.0.0.1"
+    # Requests per principal (per client address when anonymous), in the `limits` library's notation; None: off.
+    rate_limit_commands: str | None = DEFAULT_COMMANDS_RATE
+    rate_limit_queries: str | None = DEFAULT_QUERIES_RATE
+    rate_limit_storage: str = "memory://"  # per process; a shared one (redis://...) makes a limit hold across N
+    # Commands (non-GET requests under /v1) one API process works on at once; the next is refused with 503.
+    max_commands_in_flight: int = DEFAULT_COMMANDS_IN_FLIGHT
     auth: AuthSettings = AuthSettings()  # no tokens: `serve` refuses to start unless auth.no_auth says so
     api_token: str | None = None  # what the CLI sends to a running platform (`sagas retry`, ...)
     breakers: BreakerSettings = BreakerSettings()  # toward PostgreSQL (queries), the registry, the payment gateway
@@ -74,6 +87,10 @@ def load_settings() -> Settings:
         api_url=_http_url(env, "STREAMKEEP_API_URL", "http://127.0.0.1:8000"),
         metrics_port=_port(env, "STREAMKEEP_METRICS_PORT"),
         metrics_host=env.get("STREAMKEEP_METRICS_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        rate_limit_commands=_rate(env, "STREAMKEEP_RATE_LIMIT_COMMANDS", DEFAULT_COMMANDS_RATE),
+        rate_limit_queries=_rate(env, "STREAMKEEP_RATE_LIMIT_QUERIES", DEFAULT_QUERIES_RATE),
+        rate_limit_storage=_rate_storage(env, "STREAMKEEP_RATE_LIMIT_STORAGE"),
+        max_commands_in_flight=_positive_int(env, "STREAMKEEP_MAX_COMMANDS_IN_FLIGHT", DEFAULT_COMMANDS_IN_FLIGHT),
         auth=_auth(env),
         api_token=env.get("STREAMKEEP_TOKEN", "").strip() or None,
         breakers=BreakerSettings(
@@ -120,6 +137,30 @@ def _switch(env: os._Environ[str], name: str, default: bool) -> bool:
     if text not in ("on", "off", "true", "false", "1", "0"):
         raise SettingsError(f"{name} must be 'on' or 'off', not {text!r}")
     return text in ("on", "true", "1")
+
+
+def _rate(env: os._Environ[str], name: str, default: str) -> str | None:
+    """A rate such as `200/second` or `5 per minute` (the `limits` notation), or `off`."""
+    text = env.get(name, default).strip().lower()
+    if text in OFF:
+        return None
+    try:
+        limit = parse_rate(text)
+    except ValueError:
+        limit = None
+    if limit is None or limit.amount < 1 or ";" in text or "," in text:
+        raise SettingsError(f"{name} must be one rate such as '200/second' or '5/minute', or 'off'; not {text!r}")
+    return text
+
+
+def _rate_storage(env: os._Environ[str], name: str) -> str:
+    """Where the rate-limit counters live: `memory://` (each process its own) or a `limits` storage URI."""
+    text = env.get(name, "memory://").strip()
+    scheme = text.split("://", 1)[0]
+    if "://" not in text or f"async+{scheme}" not in STORAGE_SCHEMES:
+        known = ", ".join(sorted(s.removeprefix("async+") + "://" for s in STORAGE_SCHEMES if s.startswith("async+")))
+        raise SettingsError(f"{name} must be a storage URI with one of the schemes {known}; not {text!r}")
+    return text
 
 
 def _http_url(env: os._Environ[str], name: str, default: str) -> str:

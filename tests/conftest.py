@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.platform import StreamkeepProcess, free_port, infrastructure_env, wait_for, wait_ready
+from tests.platform import RATE_LIMITS_OFF, StreamkeepProcess, free_port, infrastructure_env, wait_for, wait_ready
 
 ORDER = {
     "customer_id": "6f1c1f5e-6a7e-4a53-9a44-0f8f6f0b8a11",
@@ -17,6 +17,8 @@ ORDER = {
 # Every `serve` the suite starts runs without authentication, said in as many words, so the tests of everything
 # else need no tokens; the tests of authentication give tokens and STREAMKEEP_NO_AUTH=false to their own.
 os.environ["STREAMKEEP_NO_AUTH"] = "true"
+# And without rate limits, for the apps tests build in process too: all of the suite's load comes from 127.0.0.1.
+os.environ.update(RATE_LIMITS_OFF)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

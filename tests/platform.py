@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+RATE_LIMITS_OFF = {"STREAMKEEP_RATE_LIMIT_COMMANDS": "off", "STREAMKEEP_RATE_LIMIT_QUERIES": "off"}
 SERVICE_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "DATABASE_URL")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,8 +67,9 @@ class StreamkeepProcess:
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
         self.args = args
         # The suite's platforms run without the fulfilment saga unless a test asks for it: orders placed by the
-        # command-side tests stay as those tests leave them.
-        self.env = {**os.environ, "STREAMKEEP_SAGAS": "off", **env}
+        # command-side tests stay as those tests leave them. Nor with rate limits: every test calls from 127.0.0.1,
+        # and the load tests send far more than a client's default share (tests/e2e/test_rate_limits.py sets them).
+        self.env = {**os.environ, "STREAMKEEP_SAGAS": "off", **RATE_LIMITS_OFF, **env}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -7,7 +7,8 @@ from fastapi import FastAPI
 from infra.security.route_roles import required_role
 
 SCHEME = "bearerAuth"
-_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# A problem+json body, as every error of the API is; the Problem schema is added to the components below.
+PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _PROBLEM_SCHEMA = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
@@ -43,9 +44,11 @@ def document_security(app: FastAPI) -> None:
                 operation["security"] = [{SCHEME: []}]
                 operation["description"] = (operation.get("description", "") + f"\n\nNeeds the `{role}` role.").strip()
                 responses = operation.setdefault("responses", {})
-                unauthorised = {"description": "No bearer token, or one not accepted", "content": _PROBLEM}
+                unauthorised = {"description": "No bearer token, or one not accepted", "content": PROBLEM_CONTENT}
                 responses.setdefault("401", unauthorised)
-                responses.setdefault("403", {"description": f"The token's role is below {role}", "content": _PROBLEM})
+                responses.setdefault(
+                    "403", {"description": f"The token's role is below {role}", "content": PROBLEM_CONTENT}
+                )
         app.openapi_schema = spec
         return spec
 

@@ -43,6 +43,18 @@ RETRIES = Counter(
     ["operation"],
 )
 
+SHED = Counter(
+    "streamkeep_http_shed_total",
+    "Requests refused with 503 before any work, by reason "
+    "(commands_in_flight: the process had STREAMKEEP_MAX_COMMANDS_IN_FLIGHT commands in flight already).",
+    ["reason"],
+)
+RATE_LIMITED = Counter(
+    "streamkeep_http_rate_limited_total",
+    "Requests refused with 429 because their principal (or client address) was over a rate limit, by policy.",
+    ["policy"],
+)
+
 
 def exposition() -> tuple[bytes, str]:
     """The text a scrape gets: this process's metrics, or every process's that shares the multiprocess folder."""
