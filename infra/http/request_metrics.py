@@ -18,7 +18,7 @@ class RequestMetrics:
         self.app = app
         # The labelled series, found once per (route, method, status): labels() costs more than the count itself.
         self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-        self._traced = tracing.own_server_span()
+        self._traced = tracing.enabled()  # set up before the app is built (configure_tracing)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
