@@ -14,6 +14,7 @@ from infra.http.body_limit import BodyLimit
 from infra.http.openapi_problems import document_problems
 from infra.http.openapi_security import document_security
 from infra.http.rate_limits import RateLimits, check_storage, policies_of
+from infra.http.rebuild_routes import router as rebuild_router
 from infra.http.request_metrics import RequestMetrics
 from infra.http.saga_routes import router as saga_action_router
 from infra.http.schema_routes import schemas_router
@@ -52,6 +53,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
         lifespan=lifespan,
         telemetry=tracing.fastapi_telemetry(),
     )
+    app.state.settings = settings
     problems.install(app)
     app.add_middleware(BodyLimit)
     # Inside authentication (the principal is the rate limits' key), outside the routes; a client over its rate is
@@ -70,6 +72,7 @@ def create_app(settings: Settings, roles: tuple[str, ...] = (), codec: Any = Non
     app.include_router(saga_query_router)
     include_command_routes(app)
     app.include_router(saga_action_router)
+    app.include_router(rebuild_router)
     app.include_router(schemas_router(settings.schema_registry_url, settings.schemas_dir, settings.breakers))
     app.include_router(operations.router)
     document_security(app)

@@ -8,6 +8,7 @@ from infra.security.principal import ADMIN, READER, ROLES, WRITER
 ADMIN_ROUTES = (
     ("POST", re.compile(r"^/v1/payments/gateway/script$")),
     ("POST", re.compile(r"^/v1/sagas/[^/]+/(retry|abort)$")),
+    ("POST", re.compile(r"^/v1/projections/[^/]+/rebuild$")),
 )
 _READ_METHODS = ("GET", "HEAD", "OPTIONS")
 

@@ -27,6 +27,7 @@ QUERY = ("GET", "/v1/inventory/SKU-AUTH-1", None)
 COMMAND = ("POST", "/v1/inventory/SKU-AUTH-1/restock", {"quantity": 5})
 ADMIN = ("POST", "/v1/payments/gateway/script", {"answers": []})
 SAGA_ACTION = ("POST", f"/v1/sagas/{uuid4()}/abort", None)
+REBUILD = ("POST", "/v1/projections/order_summary/rebuild", None)
 
 
 @pytest.fixture(scope="module")
@@ -61,18 +62,18 @@ def _call(client: TestClient, route: tuple, token: str | None) -> int:
     [
         ("reader", {"query"}),
         ("writer", {"query", "command"}),
-        ("admin", {"query", "command", "admin", "saga action"}),
+        ("admin", {"query", "command", "admin", "saga action", "rebuild"}),
     ],
 )
 def test_each_role_may_call_its_class_of_route_and_those_below_it_and_gets_403_above(
     client: TestClient, role: str, allowed: set[str]
 ) -> None:
-    routes = {"query": QUERY, "command": COMMAND, "admin": ADMIN, "saga action": SAGA_ACTION}
+    routes = {"query": QUERY, "command": COMMAND, "admin": ADMIN, "saga action": SAGA_ACTION, "rebuild": REBUILD}
     answers = {name: _call(client, route, TOKENS[role]) for name, route in routes.items()}
 
     # Let through, each answers as it would without auth: the SKU (unknown until a restock), restocked, scripted,
-    # no such saga.
-    let_through = {"query": {200, 404}, "command": {200}, "admin": {200}, "saga action": {404}}
+    # no such saga, no rebuild on the embedded backend.
+    let_through = {"query": {200, 404}, "command": {200}, "admin": {200}, "saga action": {404}, "rebuild": {409}}
     for name, status in answers.items():
         assert status in (let_through[name] if name in allowed else {403}), (role, name, status)
 
