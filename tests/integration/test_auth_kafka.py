@@ -2,9 +2,6 @@
 from `streamkeep tokens issue` admits its holder, and the events of a command say who asked for it."""
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,26 +9,15 @@ import httpx
 import pytest
 
 from tests.conftest import ORDER
-from tests.platform import ROOT, free_port, serve_with_tokens, wait_for
+from tests.platform import free_port, run_cli, serve_with_tokens, wait_for
 
 pytestmark = pytest.mark.kafka
-
-
-def streamkeep(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "infra", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-    )
 
 
 def test_serve_without_auth_settings_exits_non_zero_with_one_clear_line(infra_env: dict[str, str]) -> None:
     env = {**infra_env, "STREAMKEEP_BACKEND": "kafka", "STREAMKEEP_NO_AUTH": "false", "STREAMKEEP_API_TOKENS": ""}
 
-    result = streamkeep(env, "serve", "--port", str(free_port()))
+    result = run_cli(["serve", "--port", str(free_port())], env)
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -41,7 +27,7 @@ def test_serve_without_auth_settings_exits_non_zero_with_one_clear_line(infra_en
 
 
 def test_tokens_issue_refuses_an_unknown_role_in_one_line() -> None:
-    result = streamkeep({}, "tokens", "issue", "--role", "root", "--name", "ci")
+    result = run_cli(["tokens", "issue", "--role", "root", "--name", "ci"], {})
 
     assert result.returncode == 1
     assert result.stderr.strip() == "streamkeep: role must be one of reader, writer, admin, not 'root'"
@@ -50,11 +36,12 @@ def test_tokens_issue_refuses_an_unknown_role_in_one_line() -> None:
 @pytest.fixture(scope="module")
 def issued() -> dict[str, str]:
     """A writer's and a reader's token, from `streamkeep tokens issue`, and the settings line admitting both."""
-    writer = streamkeep({"STREAMKEEP_API_TOKENS": ""}, "tokens", "issue", "--role", "writer", "--name", "ci-writer")
+    writer = run_cli(["tokens", "issue", "--role", "writer", "--name", "ci-writer"], {"STREAMKEEP_API_TOKENS": ""})
     assert writer.returncode == 0, writer.stderr
     writer_token, writer_line = writer.stdout.splitlines()
-    reader = streamkeep(
-        {"STREAMKEEP_API_TOKENS": writer_line.split("=", 1)[1]}, "tokens", "issue", "--role", "reader", "--name", "dash"
+    reader = run_cli(
+        ["tokens", "issue", "--role", "reader", "--name", "dash"],
+        {"STREAMKEEP_API_TOKENS": writer_line.split("=", 1)[1]},
     )
     assert reader.returncode == 0, reader.stderr
     reader_token, both = reader.stdout.splitlines()
@@ -86,7 +73,7 @@ def test_the_events_of_a_command_record_the_name_of_the_token_that_sent_it(
     )
     order_id = placed.json()["order_id"]
 
-    events = streamkeep(kafka_platform["env"], "replay", "--aggregate", order_id)
+    events = run_cli(["replay", "--aggregate", order_id], kafka_platform["env"])
 
     assert events.returncode == 0, events.stderr
     records = [json.loads(line) for line in events.stdout.splitlines()]
