@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from infra.read_side.checkout import Reachability, checkout
 from infra.read_side.point_reads import Fetch, PointReads
 from infra.read_side.projection_writer import (
     Applied,
@@ -29,8 +30,8 @@ from projections.catalogue import PROJECTIONS
 from projections.ports import ReadModelUnavailable
 
 SCHEMA_LOCK = 0x5EC0_0001  # advisory lock id: one process at a time creates the read-model tables
-# A query waits this long for a pooled connection, not the pool's 30 s: with PostgreSQL down the pool has none to
-# give, and the breaker needs the failure to count (a healthy pool hands one over in milliseconds).
+# A query waits this long for a pooled connection, not the pool's 10 s, when PostgreSQL accepts connections but the
+# pool has none free; with PostgreSQL down it fails as soon as a direct connect is refused (checkout.py).
 QUERY_CHECKOUT_S = 2.0
 
 # Runs inside the batch's transaction, before it commits: dead letters must be out before their offsets pass.
@@ -54,6 +55,7 @@ class PostgresReadModels:
             timeout=POOL_WAIT_S,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
         )
+        self._reachability = Reachability(database_url)
         self._orders = PointReads(self._rows_by_key(order_summary))
         self._stock = PointReads(self._rows_by_key(inventory_levels))
 
@@ -74,8 +76,12 @@ class PostgresReadModels:
         """A pooled connection for a query, through the breaker; every failure a ReadModelUnavailable."""
         try:
             with self._breaker.calling():
-                async with self._pool.connection(timeout=QUERY_CHECKOUT_S) as conn:
-                    yield conn
+                conn = await checkout(self._pool, self._reachability, QUERY_CHECKOUT_S)
+                try:
+                    async with conn:  # as the pool's own connection(): rolls back what an error left open
+                        yield conn
+                finally:
+                    await self._pool.putconn(conn)
         except CircuitOpen as open_:
             raise ReadModelUnavailable(f"PostgreSQL keeps failing: {open_}", open_.retry_after_s) from None
         except Exception as error:
