@@ -1,6 +1,7 @@
 """`streamkeep bench SCENARIO`: measure a scenario and print its figures as a table or one JSON object."""
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,14 @@ from rich.console import Console
 
 from infra.cli.errors import CliError
 from infra.settings import load_settings
+
+
+class TracingExporter(StrEnum):
+    """Where the spans of a run with tracing on go."""
+
+    discard = "discard"
+    otlp = "otlp"
+
 
 bench_app = typer.Typer(help="Measure Streamkeep under load against a baseline.", no_args_is_help=True)
 
@@ -30,10 +39,17 @@ def commands(
         int,
         typer.Option(
             min=0,
-            help="Instead of the baseline: tracing on (spans exported to a sink that drops them) against tracing "
-            "off, in this many alternating pairs; the median pair is reported.",
+            help="Instead of the baseline: tracing on against tracing off, in this many alternating pairs; the "
+            "median pair is reported.",
         ),
     ] = 0,
+    tracing_exporter: Annotated[
+        TracingExporter,
+        typer.Option(
+            help="With --tracing-pairs: spans discarded by the processes' exporter (tracing's own cost), or "
+            "exported over OTLP/HTTP to a sink that drops them (the export's cost too).",
+        ),
+    ] = TracingExporter.discard,
 ) -> None:
     """POST /v1/orders to `serve` + `worker --role commands` on Kafka, then to the baseline; rate and latency."""
     from bench.commands import CommandsOptions, run
@@ -41,7 +57,7 @@ def commands(
 
     if clients > concurrency:
         raise CliError(f"--clients ({clients}) cannot exceed --concurrency ({concurrency})")
-    options = CommandsOptions(duration, concurrency, rate, clients, baseline, ack_log, tracing_pairs)
+    options = CommandsOptions(duration, concurrency, rate, clients, baseline, ack_log, tracing_pairs, tracing_exporter)
     try:
         result = run(load_settings(), options)
     except BenchError as error:

@@ -43,29 +43,16 @@ def configure_tracing(role: str) -> bool:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    from infra.observability.span_exporters import exporters
+
     service = os.environ.get("OTEL_SERVICE_NAME") or f"streamkeep-{role.split(':')[0]}"
     # Resource.create reads OTEL_RESOURCE_ATTRIBUTES too; the exporters read their own OTEL_EXPORTER_* settings.
     provider = TracerProvider(resource=Resource.create({"service.name": service, "streamkeep.role": role}))
-    for exporter in _exporters():
+    for exporter in exporters(os.environ.get("OTEL_TRACES_EXPORTER", "otlp")):
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _state["tracer"] = trace.get_tracer("streamkeep")
     return True
-
-
-def _exporters() -> list[Any]:
-    names = [n.strip().lower() for n in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",") if n.strip()]
-    exporters: list[Any] = []
-    for name in names:
-        if name == "otlp":
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-            exporters.append(OTLPSpanExporter())
-        elif name == "console":
-            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-            exporters.append(ConsoleSpanExporter())
-    return exporters
 
 
 def enabled() -> bool:

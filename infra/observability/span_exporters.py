@@ -1,0 +1,51 @@
+"""Where spans go, as OTEL_TRACES_EXPORTER names it: otlp (over HTTP), console, discard, or any installed exporter."""
+
+import logging
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+log = logging.getLogger(__name__)
+# The group OpenTelemetry's exporter packages register under (zipkin, otlp_proto_grpc, ...).
+EXPORTERS_GROUP = "opentelemetry_traces_exporter"
+
+
+class DiscardingSpanExporter(SpanExporter):
+    """Takes every span and keeps none: what tracing costs a process before any export or backend does."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def exporters(setting: str) -> list[Any]:
+    """The exporters a comma-separated OTEL_TRACES_EXPORTER names, in order; an unknown name is logged and skipped
+    (tracing is not worth refusing to start over)."""
+    found: list[Any] = []
+    for name in (part.strip().lower() for part in setting.split(",")):
+        if not name or name == "none":
+            continue
+        exporter = _exporter(name)
+        if exporter is None:
+            log.warning("OTEL_TRACES_EXPORTER names %r, which no installed package provides; it is skipped", name)
+        else:
+            found.append(exporter)
+    return found
+
+
+def _exporter(name: str) -> Any:
+    if name == "otlp":  # OTLP over HTTP/protobuf: the SDK's default protocol, and the one installed
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter()
+    if name == "discard":
+        return DiscardingSpanExporter()
+    for entry_point in entry_points(group=EXPORTERS_GROUP, name=name):
+        return entry_point.load()()
+    return None
