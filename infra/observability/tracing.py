@@ -19,6 +19,9 @@ OFFSET = "messaging.kafka.offset"
 MESSAGE_KEY = "messaging.kafka.message.key"
 CONSUMER_GROUP = "messaging.consumer.group.name"
 BATCH_COUNT = "messaging.batch.message_count"
+# Ours, on a command processor's span: what the decision came to.
+OUTCOME = "streamkeep.command.outcome"
+EVENTS = "streamkeep.command.events"
 
 _state: dict[str, Any] = {"tracer": None}
 
@@ -155,21 +158,17 @@ def processing(message: Any, group: str, name: str | None = None) -> Iterator[Sp
         yield span
 
 
+def decided(span: Span | None, outcome: str, events: int) -> None:
+    """What a command processor's span came to: the command's outcome and how many events it appended."""
+    if span is not None:
+        span.set_attributes({OUTCOME: outcome, EVENTS: events})
+
+
 def flush() -> None:
     """Export what is buffered (before a process exits on purpose)."""
     provider = trace.get_tracer_provider()
     if enabled() and hasattr(provider, "force_flush"):
         provider.force_flush(5000)
-
-
-def continued(parent_headers: list[tuple[str, bytes]], name: str, topic: str) -> Any:
-    """A PRODUCER span under the context `parent_headers` carry (a decision's, produced later in its batch)."""
-    if not enabled() or not parent_headers:
-        return _nothing()
-    attributes = {SYSTEM: "kafka", DESTINATION: topic, OPERATION_TYPE: "send", OPERATION_NAME: "send"}
-    return _state["tracer"].start_as_current_span(
-        name, context=context_of(parent_headers), kind=SpanKind.PRODUCER, attributes=attributes
-    )
 
 
 @contextmanager

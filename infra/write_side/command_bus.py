@@ -80,15 +80,17 @@ class KafkaCommandBus:
         try:
             name, record = command_to_record(command, envelope)
             topic, key = commands_topic(command.context), str(command.aggregate_id).encode()
+            # The request's span is the command record's creation context: the record carries it, and no send span
+            # of its own (one span fewer per command; the processor's span names the topic, partition and offset).
+            headers = tracing.kafka_headers()
             try:
-                with tracing.sending(topic, key) as headers:
-                    self._producer.produce(
-                        topic,
-                        key=key,
-                        value=self._codec.encode(name, record),
-                        headers=headers or None,
-                        on_delivery=self._delivered(waiter),
-                    )
+                self._producer.produce(
+                    topic,
+                    key=key,
+                    value=self._codec.encode(name, record),
+                    headers=headers or None,
+                    on_delivery=self._delivered(waiter),
+                )
             except (BufferError, KafkaException) as error:
                 raise CommandBackendUnavailable(f"cannot send the command to Kafka: {error}") from error
             try:

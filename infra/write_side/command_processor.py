@@ -162,6 +162,9 @@ class CommandProcessor(TransactionalLoop):
         with tracing.processing(message, f"{GROUP_ID}-{self._context}") as span:
             decision = self._decide_message(message)
             if decision is not None:
+                tracing.decided(span, decision.outcome.status, len(decision.events))
+                # The decision's span is the events' creation context: they carry it, and no span of their own
+                # (a send span per command cost more than the decision's own; docs/benchmarks.md).
                 decision.trace = tracing.kafka_headers(span)
             return decision
 
@@ -199,13 +202,8 @@ class CommandProcessor(TransactionalLoop):
         known before anything is produced. Snapshots name the events offset this partition had reached at the end
         of the previous batch: a lower bound, which is all the loader needs (it skips versions it already has).
         """
-        topic = events_topic(self._context)
         for decision in decisions:
-            if decision.trace and decision.events:
-                with tracing.continued(decision.trace, f"send {topic}", topic):
-                    self._produce_events(decision, tracing.kafka_headers())
-            else:
-                self._produce_events(decision, decision.trace)
+            self._produce_events(decision, decision.trace)
         # The aggregates as this batch leaves them, in the same transaction as their events.
         changed = {(d.partition, d.outcome.aggregate_id) for d in decisions if d.events}
         for partition, aggregate_id in changed:

@@ -74,7 +74,6 @@ def test_one_order_is_one_trace_from_the_http_request_to_the_last_projection_bat
     request = wait_for(lambda: _one(spans.all(), "POST /v1/orders", role="api"), 30, "the request's span")
     wanted = {
         ("worker:commands", "process orders.commands"),
-        ("worker:commands", "send orders.events"),
         ("worker:sagas", "saga fulfilment Placed"),
         ("worker:sagas", "send inventory.commands"),
         ("worker:commands", "process inventory.commands"),
@@ -119,15 +118,19 @@ def test_one_order_is_one_trace_from_the_http_request_to_the_last_projection_bat
         ("worker:sagas", "worker:projections"),
     } <= crossings, crossings
 
-    # OTel's messaging conventions on the Kafka spans.
-    decided = next(s for s in trace if s.name == "process orders.commands")
+    # OTel's messaging conventions on the Kafka spans. The request's span is the command record's creation context,
+    # and the decision's span its events': no send span of their own.
+    decided = next(s for s in trace if s.name == "process orders.commands" and s.parent_id == request.span_id)
     assert decided.kind == SPAN_KIND_CONSUMER
     assert decided.attributes["messaging.system"] == "kafka"
     assert decided.attributes["messaging.destination.name"] == "orders.commands"
     assert decided.attributes["messaging.operation.type"] == "process"
     assert decided.attributes[KEY] == order_id
-    sent = next(s for s in trace if s.name == "send orders.commands")
-    assert sent.kind == SPAN_KIND_PRODUCER and sent.role == "api"
+    assert decided.attributes["streamkeep.command.outcome"] == "accepted"
+    assert decided.attributes["streamkeep.command.events"] == 1
+    assert not [s for s in trace if s.role == "api" and s.name.startswith("send ")]
+    placed = next(s for s in trace if s.name == "saga fulfilment Placed")
+    assert placed.parent_id == decided.span_id, "the saga's first step continues from the OrderPlaced event"
 
     # The context travels in the records: any OTel-instrumented consumer of orders.commands continues the trace.
     traceparent = _header(platform["env"]["KAFKA_BOOTSTRAP_SERVERS"], commands_topic("orders"), order_id)
@@ -144,10 +147,10 @@ def test_a_payment_deadline_fires_in_the_orders_trace_and_its_compensation_follo
     settled(platform, order_id, "rejected")
 
     def request_trace() -> list[ReceivedSpan] | None:
-        sent = [s for s in spans.all() if s.name == "send orders.commands" and s.attributes.get(KEY) == order_id]
-        if not sent:
+        placed = [s for s in spans.all() if s.name == "process orders.commands" and s.attributes.get(KEY) == order_id]
+        if not placed:
             return None
-        trace = [s for s in spans.all() if s.trace_id == sent[0].trace_id]
+        trace = [s for s in spans.all() if s.trace_id == placed[0].trace_id]
         fired = [s for s in trace if s.name == "saga fulfilment TimerFired"]
         released = [
             s for s in trace if s.name == "send inventory.commands" and s.parent_id in {f.span_id for f in fired}
@@ -172,7 +175,7 @@ def _one(spans: list[ReceivedSpan], name: str, role: str) -> ReceivedSpan | None
 def _confirmation_projected(trace: list[ReceivedSpan]) -> bool:
     """The confirmation's own events projected: the last projection batch of the story is in the trace."""
     by_id = {s.span_id: s for s in trace}
-    confirmations = {s.span_id for s in trace if s.name == "send orders.events" and _under_saga(s, by_id)}
+    confirmations = {s.span_id for s in trace if s.name == "process orders.commands" and _under_saga(s, by_id)}
     return any(s.name == "process orders.events" and s.parent_id in confirmations for s in trace)
 
 
