@@ -14,7 +14,10 @@ if [ -z "${DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/nul
 fi
 
 if [ -n "${CI:-}" ]; then
-  # A CI run leaves nothing of ours running behind it.
+  # A CI run starts from empty stores, as on a fresh machine: a reused one keeps Kafka's and PostgreSQL's data
+  # between runs, and the suite's loads would pile up there run after run (aggregates to load, topics to read).
+  .venv/bin/streamkeep infra down --purge >&2
+  # And it leaves nothing of ours running behind it.
   trap '.venv/bin/streamkeep infra down >&2 || true' EXIT
 fi
 eval "$(.venv/bin/streamkeep infra up)"

@@ -47,7 +47,7 @@ def test_tracing_on_is_measured_against_tracing_off_and_its_spans_leave_the_proc
     env = {**os.environ, **infra_env, "STREAMKEEP_BACKEND": "kafka"}
     bench = [sys.executable, "-m", "infra", "bench", "commands", "--duration", "2", "--concurrency", "4"]
     done = subprocess.run(
-        [*bench, "--tracing-pairs", "1", "--json"],
+        [*bench, "--tracing-pairs", "1", "--tracing-exporter", "otlp", "--json"],
         env=env,
         cwd=REPOSITORY_ROOT,
         capture_output=True,
@@ -63,4 +63,4 @@ def test_tracing_on_is_measured_against_tracing_off_and_its_spans_leave_the_proc
     assert pair["ratio"] == pytest.approx(figures["rate"] / figures["baseline_rate"], rel=0.02)
     assert {"api", "worker"} <= pair["cpu_ms_per_command_on"].keys()
     # The traced half did export its spans: the sink took them (and dropped them).
-    assert figures["settings"]["exported_bytes"] > 0
+    assert figures["settings"]["exporter"] == "otlp" and figures["settings"]["exported_bytes"] > 0
