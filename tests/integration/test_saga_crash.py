@@ -298,7 +298,9 @@ def test_a_deadline_set_before_its_runner_is_killed_fires_once_after_the_restart
     ).is_success
     lines = [{"sku": sku, "quantity": 2, "unit_price_cents": 100}]
     order = {"customer_id": str(uuid.uuid4()), "currency": "EUR", "lines": lines}
-    order_id = httpx.post(f"{base_url}/v1/orders", json=order, timeout=30).json()["order_id"]
+    placed = httpx.post(f"{base_url}/v1/orders", json=order, timeout=30)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["order_id"]
 
     def deadline_set() -> dict | None:  # the read model shows it within moments; reading the topic takes longer
         answer = httpx.get(f"{base_url}/v1/sagas/{order_id}", timeout=10)
