@@ -41,6 +41,10 @@ class Overload:
     overload: LoadResult
     worker_peak_rss_mb: float
     shed_counted: float  # streamkeep_http_shed_total in the API's /metrics at the end
+    # The API's own time to answer a shed command, at the 99th percentile: the upper bound of the /metrics
+    # histogram's bucket that holds it (a shed request matches no route: route="unmatched", and nothing else the
+    # loads send is unmatched). From the client, the machine's own lag under the load adds to it.
+    shed_api_p99_s: float
 
     @property
     def capacity_rate(self) -> float:
@@ -63,6 +67,7 @@ class Overload:
             "unanswered": unanswered,  # connection errors, timeouts, answers never come
             "unsent": unsent,  # the load generator fell behind its own schedule: never sent
             "shed_counted": int(self.shed_counted),
+            "shed_api_p99_ms_at_most": round(self.shed_api_p99_s * 1000, 1),
         }
 
 
@@ -90,7 +95,10 @@ def measure(env: dict[str, str], options: OverloadOptions, log_dir: Path) -> Ove
         overload = run_load(open_loop)
         for service in (api, worker):
             service.check_alive()
-        return Overload(capacity, offered, overload, peak_rss_mb(worker.pid), _shed_counted(port))
+        metrics = httpx.get(f"http://{HOST}:{port}/metrics", timeout=10).text.splitlines()
+        return Overload(
+            capacity, offered, overload, peak_rss_mb(worker.pid), _shed_counted(metrics), shed_api_p99_s(metrics)
+        )
 
 
 def run(settings: Settings, options: OverloadOptions) -> BenchResult:
@@ -127,7 +135,18 @@ def run(settings: Settings, options: OverloadOptions) -> BenchResult:
     )
 
 
-def _shed_counted(port: int) -> float:
+def _shed_counted(lines: list[str]) -> float:
     metric = 'streamkeep_http_shed_total{reason="commands_in_flight"} '
-    lines = httpx.get(f"http://{HOST}:{port}/metrics", timeout=10).text.splitlines()
     return sum(float(line.removeprefix(metric)) for line in lines if line.startswith(metric))
+
+
+def shed_api_p99_s(lines: list[str]) -> float:
+    """The smallest bucket bound of the unmatched POSTs' duration histogram that holds 99% of them (inf if none)."""
+    metric = "streamkeep_http_request_duration_seconds_bucket"
+    buckets: dict[float, float] = {}
+    for line in lines:
+        if line.startswith(metric) and 'route="unmatched"' in line and 'method="POST"' in line:
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = buckets.get(float(bound), 0.0) + float(line.rsplit(" ", 1)[1])
+    total = buckets.get(float("inf"), 0.0)
+    return min((bound for bound, count in buckets.items() if total and count >= 0.99 * total), default=float("inf"))

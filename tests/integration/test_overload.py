@@ -27,7 +27,8 @@ def test_twice_the_capacity_is_shed_at_once_and_what_is_accepted_stays_fast(infr
         f"offered {figures['offered_rate']}/s for {OPTIONS.duration_s:g} s; "
         f"accepted {figures['accepted']} ({len(accepted_ms) / load.elapsed_s:.0f}/s), p50 {accepted_p50:.0f} ms, "
         f"p99 {accepted_p99:.0f} ms; shed {figures['shed']}, p50 {figures['shed_p50_ms']} ms, "
-        f"p99 {figures['shed_p99_ms']} ms; slowest answer {figures['slowest_answer_ms']} ms; "
+        f"p99 {figures['shed_p99_ms']} ms (the API's own <= {figures['shed_api_p99_ms_at_most']} ms); "
+        f"slowest answer {figures['slowest_answer_ms']} ms; "
         f"statuses {dict(load.statuses)}"
     )
 
@@ -44,8 +45,11 @@ def test_twice_the_capacity_is_shed_at_once_and_what_is_accepted_stays_fast(infr
     # capacity was accepted in the runs docs/architecture.md reports.
     assert accepted_p99 <= 1_000
     assert len(accepted_ms) / load.elapsed_s >= 0.25 * figures["capacity_rate"]
-    # The excess was refused quickly. From the scheduled send, so the machine's own lag under this load is in it.
-    assert figures["shed_p99_ms"] <= 500
+    # The excess was refused at once: the API spent at most 50 ms on 99% of the refusals (its own histogram), and
+    # the client had them within the bound the accepted commands keep. The client's figure runs from the scheduled
+    # send, so the machine's own lag under this load is in it: 156-781 ms at p99 on two shared cores.
+    assert figures["shed_api_p99_ms_at_most"] <= 50
+    assert figures["shed_p99_ms"] <= 1_000
 
     for key, value in {**infra_env, "STREAMKEEP_BACKEND": "kafka"}.items():
         monkeypatch.setenv(key, value)
