@@ -5,9 +5,14 @@ import logging
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExportResult,
+)
 
-from infra.observability.span_exporters import DiscardingSpanExporter, exporters
+from infra.observability.span_exporters import DiscardingSpanExporter, exporters, processor_for
 
 
 def test_each_name_gives_its_exporter_in_order() -> None:
@@ -34,3 +39,10 @@ def test_the_discarding_exporter_accepts_every_span_and_keeps_none() -> None:
         pass
     assert exporter.export([]) is SpanExportResult.SUCCESS
     assert not vars(exporter)  # nothing held: no list of spans growing
+
+
+def test_discard_needs_no_batch_and_an_exporter_that_sends_gets_one() -> None:
+    assert type(processor_for(DiscardingSpanExporter())) is SimpleSpanProcessor
+    batch = processor_for(ConsoleSpanExporter())
+    assert type(batch) is BatchSpanProcessor
+    batch.shutdown()

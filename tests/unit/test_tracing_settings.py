@@ -2,7 +2,9 @@
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import get_current_span
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode, get_current_span
 
 from infra.observability import tracing
 
@@ -42,3 +44,62 @@ def test_the_context_in_a_records_headers_is_the_span_that_wrote_them(monkeypatc
     assert (carried.trace_id, carried.span_id) == (span.get_span_context().trace_id, span.get_span_context().span_id)
     assert tracing.context_of([("event_type", b"orders.OrderPlaced")]) is None
     assert tracing.context_of({"traceparent": headers[0][1]}) is not None  # Faust's records give a mapping
+
+
+class _Message:
+    """The few accessors of a confluent-kafka message that a processing span reads."""
+
+    def __init__(self, headers: list[tuple[str, bytes]]) -> None:
+        self._headers = headers
+
+    def topic(self) -> str:
+        return "orders.commands"
+
+    def partition(self) -> int:
+        return 2
+
+    def offset(self) -> int:
+        return 41
+
+    def key(self) -> bytes:
+        return b"order-1"
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return self._headers
+
+
+def _recording(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    monkeypatch.setitem(tracing._state, "tracer", provider.get_tracer("test"))
+    return exported
+
+
+def test_a_processing_span_is_current_inside_a_child_of_its_record_and_ended_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exported = _recording(monkeypatch)
+    with tracing._state["tracer"].start_as_current_span("request") as request:
+        headers = tracing.kafka_headers()
+    with tracing.processing(_Message(headers), "streamkeep-commands-orders") as span:
+        assert get_current_span() is span
+    assert get_current_span() is not span
+
+    [_, processed] = exported.get_finished_spans()
+    assert processed.name == "process orders.commands"
+    assert processed.parent.span_id == request.get_span_context().span_id
+    assert processed.attributes["messaging.kafka.offset"] == 41
+    assert processed.attributes["messaging.destination.partition.id"] == "2"
+
+
+def test_an_exception_inside_a_span_marks_it_failed_ends_it_and_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    exported = _recording(monkeypatch)
+    with pytest.raises(ValueError, match="bad record"), tracing.processing(_Message([]), "g"):
+        raise ValueError("bad record")
+
+    [failed] = exported.get_finished_spans()
+    assert failed.status.status_code is StatusCode.ERROR
+    assert "ValueError: bad record" in failed.status.description
+    assert [event.name for event in failed.events] == ["exception"]
+    assert get_current_span().get_span_context().is_valid is False
