@@ -221,13 +221,13 @@ class CommandProcessor(TransactionalLoop):
                     outcome = replace(outcome, consistency_token=token)
                 state.ledger.remember(decision.envelope, outcome, now)
             value = self._codec.encode(OUTCOME, outcome_to_record(outcome, first_answer_to))
-            # Always on the context's outcomes too: the partition's idempotency ledger is reloaded from there.
+            # Always on the context's outcomes too: the partition's idempotency ledger is reloaded from there. No
+            # trace context on it: its readers are the API, waiting inside the request's own span, and that reload.
             self._producer.produce(
                 outcomes_topic(self._context),
                 key=str(outcome.aggregate_id).encode(),
                 value=value,
                 partition=decision.partition,
-                headers=decision.trace or None,
             )
             if decision.envelope.reply_to:
                 # Keyed by the saga (the correlation), so it reaches the partition that owns the instance.
