@@ -9,10 +9,12 @@ from pathlib import Path
 
 import httpx
 
+from infra.kafka.topics import commands_topic
 from infra.local import kafka as local_kafka
 from infra.local import postgres as local_postgres
 from infra.local.process import Settings as LocalSettings
 from infra.settings import REPOSITORY_ROOT, load_settings
+from projections.consistency import InvalidToken, parse_token
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # A benchmark measures the platform, not a client's share of it: the load comes from one address at far more than
@@ -101,12 +103,12 @@ def wait_until_taking_orders(base_url: str, order: dict, services: list[Service]
 
 
 def commands_partition(token: str | None) -> int | None:
-    """The orders.commands partition a consistency token (`orders.commands:P:OFFSET`) names, or None."""
-    topic, _, rest = (token or "").partition(":")
-    partition, _, offset = rest.partition(":")
-    if topic != "orders.commands" or not partition.isdigit() or not offset.isdigit():
+    """The orders.commands partition a consistency token names (projections.consistency reads the format), or None."""
+    try:
+        position = parse_token(token or "")
+    except InvalidToken:
         return None
-    return int(partition)
+    return position.partition if position.topic == commands_topic("orders") else None
 
 
 def peak_rss_mb(pid: int) -> float:
