@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 log = logging.getLogger(__name__)
 # The group OpenTelemetry's exporter packages register under (zipkin, otlp_proto_grpc, ...).
@@ -20,12 +20,20 @@ class DiscardingSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+class DiscardingSpanProcessor(SpanProcessor):
+    """Where `discard`'s spans end: dropped as they end. The SDK's SimpleSpanProcessor would first mark the context
+    as not to be instrumented (an attach and a detach per span) for an export call that sends nothing."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pass
+
+
 def processor_for(exporter: SpanExporter) -> SpanProcessor:
     """Batches for an exporter that sends somewhere: one request per batch, off the threads that make the spans.
-    `discard` sends nothing, so there is nothing to batch: a batch's queue, lock and thread would be an exporter's
-    cost, not tracing's (about 0.02 ms of CPU per command in each process, docs/benchmarks.md)."""
+    `discard` sends nothing, so there is nothing to batch or hand over: a batch's queue, lock and thread would be an
+    exporter's cost, not tracing's (about 0.02 ms of CPU per command in each process, docs/benchmarks.md)."""
     if isinstance(exporter, DiscardingSpanExporter):
-        return SimpleSpanProcessor(exporter)
+        return DiscardingSpanProcessor()
     return BatchSpanProcessor(exporter)
 
 

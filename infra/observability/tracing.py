@@ -89,10 +89,11 @@ def serving(scope: dict[str, Any]) -> AbstractContextManager[Span]:
 
 def served(span: Span, method: str, route: str | None, status: int) -> None:
     """What the request came to: its route template (the span's name) and status; a 5xx marks the span failed."""
+    attributes: dict[str, Any] = {"http.response.status_code": status}
     if route is not None:
         span.update_name(f"{method} {route}")
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
+        attributes["http.route"] = route
+    span.set_attributes(attributes)  # one write: each takes the span's lock and checks every value again
     if status >= 500:
         span.set_status(StatusCode.ERROR)
 
@@ -134,23 +135,54 @@ def processing(message: Any, group: str, name: str | None = None) -> AbstractCon
     """A CONSUMER span for handling one confluent-kafka message, child of the context its headers carry."""
     if not enabled():
         return _nothing()
-    topic = message.topic()
+    span = _state["tracer"].start_span(
+        name or f"process {message.topic()}",
+        context=context_of(message.headers()),
+        kind=SpanKind.CONSUMER,
+        attributes=_consumed(message, group),
+    )
+    return _current(span)
+
+
+def decided(
+    message: Any, group: str, started_ns: int, outcome: str | None, events: int, error: BaseException | None = None
+) -> list[tuple[str, bytes]]:
+    """The CONSUMER span of one command, made once the command is decided (or failed), from `started_ns` to now, as
+    a child of the context its record carries; returns the headers that carry it on to what the decision produces.
+
+    Made after the fact rather than around the decision: its attributes are written once, and nothing is made
+    current for a decision that logs nothing and calls nothing traced (docs/benchmarks.md has what it saves)."""
+    attributes = _consumed(message, group)
+    if outcome is not None:
+        attributes[OUTCOME] = outcome
+        attributes[EVENTS] = events
+    span = _state["tracer"].start_span(
+        f"process {message.topic()}",
+        context=context_of(message.headers()),
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+        start_time=started_ns,
+    )
+    if error is not None:
+        _failed(span, error, record_exception=True)
+    span.end()
+    return kafka_headers(span)
+
+
+def _consumed(message: Any, group: str) -> dict[str, Any]:
+    """The messaging conventions' attributes of one consumed record."""
     attributes = {
         SYSTEM: "kafka",
-        DESTINATION: topic,
+        DESTINATION: message.topic(),
         PARTITION: str(message.partition()),
         OFFSET: message.offset(),
         OPERATION_TYPE: "process",
         OPERATION_NAME: "process",
         CONSUMER_GROUP: group,
     }
-    if message.key() is not None:
-        attributes[MESSAGE_KEY] = message.key().decode(errors="replace")
-    parent = context_of(message.headers())
-    span = _state["tracer"].start_span(
-        name or f"process {topic}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
-    )
-    return _current(span)
+    if (key := message.key()) is not None:
+        attributes[MESSAGE_KEY] = key.decode(errors="replace")
+    return attributes
 
 
 @contextmanager
@@ -162,19 +194,17 @@ def _current(span: Span, record_exception: bool = True) -> Iterator[Span]:
     try:
         yield span
     except BaseException as error:
-        if record_exception:
-            span.record_exception(error)
-        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        _failed(span, error, record_exception)
         raise
     finally:
         otel_context.detach(token)
         span.end()
 
 
-def decided(span: Span | None, outcome: str, events: int) -> None:
-    """What a command processor's span came to: the command's outcome and how many events it appended."""
-    if span is not None:
-        span.set_attributes({OUTCOME: outcome, EVENTS: events})
+def _failed(span: Span, error: BaseException, record_exception: bool) -> None:
+    if record_exception:
+        span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
 
 
 def flush() -> None:

@@ -159,14 +159,19 @@ class CommandProcessor(TransactionalLoop):
     def _decide(self, message: Message) -> Decision | None:
         if not tracing.enabled():
             return self._decide_message(message)
-        with tracing.processing(message, f"{GROUP_ID}-{self._context}") as span:
+        group, started_ns = f"{GROUP_ID}-{self._context}", time.time_ns()
+        try:
             decision = self._decide_message(message)
-            if decision is not None:
-                tracing.decided(span, decision.outcome.status, len(decision.events))
-                # The decision's span is the events' creation context: they carry it, and no span of their own
-                # (a send span per command cost more than the decision's own; docs/benchmarks.md).
-                decision.trace = tracing.kafka_headers(span)
-            return decision
+        except BaseException as error:
+            tracing.decided(message, group, started_ns, None, 0, error)
+            raise
+        if decision is None:  # undecodable: passed over, and still a step of its trace
+            tracing.decided(message, group, started_ns, None, 0)
+        else:
+            # The decision's span is the events' creation context: they carry it, and no span of their own
+            # (a send span per command cost more than the decision's own; docs/benchmarks.md).
+            decision.trace = tracing.decided(message, group, started_ns, decision.outcome.status, len(decision.events))
+        return decision
 
     def _decide_message(self, message: Message) -> Decision | None:
         state = self._states[message.partition()]

@@ -12,7 +12,12 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-from infra.observability.span_exporters import DiscardingSpanExporter, exporters, processor_for
+from infra.observability.span_exporters import (
+    DiscardingSpanExporter,
+    DiscardingSpanProcessor,
+    exporters,
+    processor_for,
+)
 
 
 def test_each_name_gives_its_exporter_in_order() -> None:
@@ -42,7 +47,16 @@ def test_the_discarding_exporter_accepts_every_span_and_keeps_none() -> None:
 
 
 def test_discard_needs_no_batch_and_an_exporter_that_sends_gets_one() -> None:
-    assert type(processor_for(DiscardingSpanExporter())) is SimpleSpanProcessor
+    assert type(processor_for(DiscardingSpanExporter())) is DiscardingSpanProcessor
     batch = processor_for(ConsoleSpanExporter())
     assert type(batch) is BatchSpanProcessor
     batch.shutdown()
+
+
+def test_discards_spans_are_made_and_ended_then_dropped() -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(processor_for(DiscardingSpanExporter()))
+    with provider.get_tracer("test").start_as_current_span("decide") as span:
+        assert span.is_recording()  # tracing is really on: every span is made, as with any exporter
+    assert span.end_time is not None
+    assert not vars(processor_for(DiscardingSpanExporter()))  # and nothing holds them

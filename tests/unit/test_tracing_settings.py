@@ -1,10 +1,12 @@
 """Tracing is on only when the standard OTEL_* settings name somewhere to export, and a record's headers carry it."""
 
+import time
+
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode, get_current_span
+from opentelemetry.trace import Span, StatusCode, get_current_span
 
 from infra.observability import tracing
 
@@ -76,12 +78,17 @@ def _recording(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     return exported
 
 
+def _requested() -> tuple[Span, list[tuple[str, bytes]]]:
+    """A request's span, and the headers of a record it produced."""
+    with tracing._state["tracer"].start_as_current_span("request") as request:
+        return request, tracing.kafka_headers()
+
+
 def test_a_processing_span_is_current_inside_a_child_of_its_record_and_ended_after(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     exported = _recording(monkeypatch)
-    with tracing._state["tracer"].start_as_current_span("request") as request:
-        headers = tracing.kafka_headers()
+    request, headers = _requested()
     with tracing.processing(_Message(headers), "streamkeep-commands-orders") as span:
         assert get_current_span() is span
     assert get_current_span() is not span
@@ -103,3 +110,32 @@ def test_an_exception_inside_a_span_marks_it_failed_ends_it_and_goes_on(monkeypa
     assert "ValueError: bad record" in failed.status.description
     assert [event.name for event in failed.events] == ["exception"]
     assert get_current_span().get_span_context().is_valid is False
+
+
+def test_a_decision_span_is_made_after_the_fact_from_its_start_and_its_headers_carry_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exported = _recording(monkeypatch)
+    request, headers = _requested()
+    started_ns = time.time_ns() - 5_000_000
+
+    carried = tracing.decided(_Message(headers), "streamkeep-commands-orders", started_ns, "accepted", 2)
+
+    [_, decision] = exported.get_finished_spans()
+    assert decision.parent.span_id == request.get_span_context().span_id
+    assert decision.start_time == started_ns and decision.end_time >= started_ns + 5_000_000
+    assert decision.attributes["streamkeep.command.outcome"] == "accepted"
+    assert decision.attributes["streamkeep.command.events"] == 2
+    assert decision.attributes["messaging.consumer.group.name"] == "streamkeep-commands-orders"
+    assert get_current_span(tracing.context_of(carried)).get_span_context().span_id == decision.context.span_id
+    assert get_current_span().get_span_context().is_valid is False  # nothing was left current
+
+
+def test_a_decision_that_failed_gives_a_failed_span_without_an_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    exported = _recording(monkeypatch)
+    tracing.decided(_Message([]), "g", time.time_ns(), None, 0, ValueError("bad record"))
+
+    [failed] = exported.get_finished_spans()
+    assert failed.status.status_code is StatusCode.ERROR
+    assert [event.name for event in failed.events] == ["exception"]
+    assert "streamkeep.command.outcome" not in failed.attributes
