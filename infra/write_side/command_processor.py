@@ -65,8 +65,8 @@ class CommandProcessor(TransactionalLoop):
         self._last_pruned = datetime.now(timezone.utc)
         self.ready = threading.Event()  # set once partitions are assigned and loaded
         # One group per context: a member joining for one context does not revoke another's partitions.
-        group = f"{GROUP_ID}-{context}"
-        super().__init__(bootstrap_servers, group, *loop_statistics(group))
+        self._group = f"{GROUP_ID}-{context}"
+        super().__init__(bootstrap_servers, self._group, *loop_statistics(self._group))
 
     def run(self, stop: threading.Event) -> None:
         self._producer.init_transactions(CALL_TIMEOUT_S)
@@ -159,18 +159,20 @@ class CommandProcessor(TransactionalLoop):
     def _decide(self, message: Message) -> Decision | None:
         if not tracing.enabled():
             return self._decide_message(message)
-        group, started_ns = f"{GROUP_ID}-{self._context}", time.time_ns()
+        started_ns = time.time_ns()
         try:
             decision = self._decide_message(message)
         except BaseException as error:
-            tracing.decided(message, group, started_ns, None, 0, error)
+            tracing.decided(message, self._group, started_ns, None, 0, error)
             raise
         if decision is None:  # undecodable: passed over, and still a step of its trace
-            tracing.decided(message, group, started_ns, None, 0)
+            tracing.decided(message, self._group, started_ns, None, 0)
         else:
             # The decision's span is the events' creation context: they carry it, and no span of their own
             # (a send span per command cost more than the decision's own; docs/benchmarks.md).
-            decision.trace = tracing.decided(message, group, started_ns, decision.outcome.status, len(decision.events))
+            decision.trace = tracing.decided(
+                message, self._group, started_ns, decision.outcome.status, len(decision.events)
+            )
         return decision
 
     def _decide_message(self, message: Message) -> Decision | None:
