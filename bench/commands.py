@@ -127,10 +127,10 @@ def _drive(port: int, services: list[Service], options: CommandsOptions) -> tupl
 def _tracing_against_none(
     env: dict[str, str], options: CommandsOptions, log_dir: Path, started: float, bootstrap_servers: str
 ) -> BenchResult:
-    """Tracing on against tracing off, in alternating pairs on fresh processes; the pair with the median ratio is
-    reported, every pair in the settings. On, every span is made and ended, then either discarded by the process's
-    exporter (the issue's measure: tracing's own cost) or exported over OTLP/HTTP to a sink that drops it (the
-    export's cost too, before any backend's)."""
+    """Tracing on against tracing off, in pairs on fresh processes, each pair in the other order from the last
+    (`halves`); the pair with the median ratio is reported, every pair in the settings. On, every span is made and
+    ended, then either dropped in the process (the issue's measure: tracing's own cost) or exported over OTLP/HTTP
+    to a sink that drops it (the export's cost too, before any backend's)."""
     off_env = {k: v for k, v in env.items() if k not in OTEL_SETTINGS}
     sink_port = free_port()
     if options.tracing_exporter == "otlp":
@@ -145,13 +145,13 @@ def _tracing_against_none(
     traced = False
     with otlp_sink(HOST, sink_port) as received:
         for index in range(options.tracing_pairs):
-            off_dir, on_dir = log_dir / f"pair{index}-off", log_dir / f"pair{index}-on"
-            off_dir.mkdir()
-            on_dir.mkdir()
-            off = _measure_streamkeep(off_env, options, off_dir)
-            on = _measure_streamkeep(on_env, options, on_dir)
-            traced = traced or _events_carry_trace_context(bootstrap_servers)
-            pairs.append((off, on))
+            measured = {}
+            for half in halves(index):
+                (directory := log_dir / f"pair{index}-{half}").mkdir()
+                measured[half] = _measure_streamkeep(on_env if half == "on" else off_env, options, directory)
+                if half == "on":
+                    traced = traced or _events_carry_trace_context(bootstrap_servers)
+            pairs.append((measured["off"], measured["on"]))
     if options.tracing_exporter == "otlp" and received.requests == 0:
         raise BenchError("tracing was on but no span reached the sink; see the logs in " + str(log_dir))
     if not traced:
@@ -175,13 +175,14 @@ def _tracing_against_none(
             "exporter": options.tracing_exporter,
             "pairs": [
                 {
+                    "first": halves(index)[0],
                     "off_rate": round(Measurement.of(off[0]).rate, 1),
                     "on_rate": round(Measurement.of(on[0]).rate, 1),
                     "ratio": round(ratio, 3),
                     "cpu_ms_per_command_off": _per_command(off[2], off[0]),
                     "cpu_ms_per_command_on": _per_command(on[2], on[0]),
                 }
-                for (off, on), ratio in zip(pairs, ratios, strict=True)
+                for index, ((off, on), ratio) in enumerate(zip(pairs, ratios, strict=True))
             ],
             "exported_bytes": received.bytes,
             "logs": str(log_dir),
@@ -189,6 +190,13 @@ def _tracing_against_none(
         cpu_s={f"off_{name}": seconds for name, seconds in off_cpu.items()}
         | {f"on_{name}": seconds for name, seconds in on_cpu.items()},
     )
+
+
+def halves(index: int) -> tuple[str, str]:
+    """The order of pair `index`'s runs: off first in even pairs, on first in odd ones, so that whatever favours
+    a pair's first or second run falls on both sides alike (each run adds its orders to the history the next
+    worker loads, and the broker cleans up after a run while the next one goes)."""
+    return ("off", "on") if index % 2 == 0 else ("on", "off")
 
 
 def _events_carry_trace_context(bootstrap_servers: str) -> bool:
