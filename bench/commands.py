@@ -6,7 +6,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.load import LoadPlan, LoadResult, run_load
@@ -34,7 +34,6 @@ ORDER = {
 # A fresh order id per request, so every command places a new order (no conflicts to skew the figures).
 BODY_TEMPLATE = json.dumps({"order_id": "{id}", **ORDER})
 HOST = "127.0.0.1"
-EVENTS_LOOKED_AT_S = 5  # the end of a run with tracing on: its events are read back for their trace context
 
 
 @dataclass(frozen=True)
@@ -148,9 +147,10 @@ def _tracing_against_none(
             measured = {}
             for half in halves(index):
                 (directory := log_dir / f"pair{index}-{half}").mkdir()
+                began = datetime.now(timezone.utc)
                 measured[half] = _measure_streamkeep(on_env if half == "on" else off_env, options, directory)
                 if half == "on":
-                    traced = traced or _events_carry_trace_context(bootstrap_servers)
+                    traced = traced or _events_carry_trace_context(bootstrap_servers, began)
             pairs.append((measured["off"], measured["on"]))
     if options.tracing_exporter == "otlp" and received.requests == 0:
         raise BenchError("tracing was on but no span reached the sink; see the logs in " + str(log_dir))
@@ -199,9 +199,9 @@ def halves(index: int) -> tuple[str, str]:
     return ("off", "on") if index % 2 == 0 else ("on", "off")
 
 
-def _events_carry_trace_context(bootstrap_servers: str) -> bool:
-    """Whether the last seconds' events in orders.events carry a `traceparent`: the spans were made."""
-    since = datetime.now(timezone.utc) - timedelta(seconds=EVENTS_LOOKED_AT_S)
+def _events_carry_trace_context(bootstrap_servers: str, since: datetime) -> bool:
+    """Whether the events written to orders.events since `since` (a traced run began) carry a `traceparent`: the
+    spans were made. From the run's start, not the last few seconds: stopping its processes can take longer."""
     records = read_to_end(bootstrap_servers, events_topic("orders"), since=since, timeout_s=30)
     try:
         return any(name == "traceparent" for record in records for name, _ in record.headers() or ())
