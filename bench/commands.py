@@ -89,9 +89,15 @@ def run(settings: Settings, options: CommandsOptions) -> BenchResult:
 def _measure_streamkeep(
     env: dict[str, str], options: CommandsOptions, log_dir: Path
 ) -> tuple[LoadResult, float, dict[str, float]]:
-    port = free_port()
+    port, operations_port = free_port(), free_port()
     with ExitStack() as running:
-        worker = Service("worker", ["infra", "worker", "--role", "commands"], env, log_dir)
+        worker = Service(
+            "worker",
+            ["infra", "worker", "--role", "commands", "--metrics-port", str(operations_port)],
+            env,
+            log_dir,
+            ready_url=f"http://{HOST}:{operations_port}/readyz",
+        )
         running.callback(worker.stop)
         api = Service("api", ["infra", "serve", "--host", HOST, "--port", str(port)], env, log_dir)
         running.callback(api.stop)  # callbacks run last-in first-out: the API stops before its worker

@@ -39,10 +39,17 @@ class Service:
     """One Python module run as a process from the repository root, its output in a log file."""
 
     def __init__(
-        self, name: str, module_args: list[str], env: dict[str, str], log_dir: Path, python: str | Path = sys.executable
+        self,
+        name: str,
+        module_args: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        python: str | Path = sys.executable,
+        ready_url: str | None = None,
     ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
+        self.ready_url = ready_url  # a /readyz of its own (a worker's operations listener), if it has one
         with self.log_path.open("ab") as log:
             # cwd is the repository root, so `-m` runs this checkout's code, not an installed copy.
             self.process = subprocess.Popen(
@@ -72,10 +79,11 @@ class Service:
 
 
 def wait_until_taking_orders(base_url: str, order: dict, services: list[Service], timeout_s: float = 180) -> None:
-    """Until /readyz answers 200 and orders are acknowledged on every partition of orders.commands: each partition's
-    owner has loaded it. One order is not enough: another member of the worker's group (the test suite's own
-    worker, on the shared stack) may answer it while this worker still loads its partitions, and the load would
-    then wait out that loading. An answer without a Kafka token (the baseline's) is enough on its own."""
+    """Until every /readyz (the API's, and a service's own if it has one) answers 200 and orders are acknowledged on
+    every partition of orders.commands: each partition's owner has loaded it. One order is not enough: another
+    member of the worker's group (the test suite's own worker, on the shared stack) may answer it while this worker
+    still loads its partitions, or before this worker has joined at all; the worker's own /readyz says it has its
+    partitions. An answer without a Kafka token (the baseline's) is enough on its own."""
     wanted = set(range(load_settings().partitions))
     seen: set[int] = set()
     deadline = time.monotonic() + timeout_s
@@ -84,7 +92,7 @@ def wait_until_taking_orders(base_url: str, order: dict, services: list[Service]
             for service in services:
                 service.check_alive()
             try:
-                if client.get("/readyz").status_code == 200:
+                if client.get("/readyz").status_code == 200 and all(map(_ready, services)):
                     answer = client.post("/v1/orders", json=order)  # a new order id each time: any partition
                     if answer.status_code == 201:
                         partition = commands_partition(answer.json().get("consistency_token"))
@@ -100,6 +108,10 @@ def wait_until_taking_orders(base_url: str, order: dict, services: list[Service]
     logs = ", ".join(str(s.log_path) for s in services)
     taken = f" (acknowledged on partitions {sorted(seen)} only)" if seen else ""
     raise BenchError(f"{base_url} took no order on every partition within {timeout_s:g} s{taken}; see {logs}")
+
+
+def _ready(service: Service) -> bool:
+    return service.ready_url is None or httpx.get(service.ready_url, timeout=5).status_code == 200
 
 
 def commands_partition(token: str | None) -> int | None:
