@@ -135,13 +135,7 @@ def processing(message: Any, group: str, name: str | None = None) -> AbstractCon
     """A CONSUMER span for handling one confluent-kafka message, child of the context its headers carry."""
     if not enabled():
         return _nothing()
-    span = _state["tracer"].start_span(
-        name or f"process {message.topic()}",
-        context=context_of(message.headers()),
-        kind=SpanKind.CONSUMER,
-        attributes=_consumed(message, group),
-    )
-    return _Current(span)
+    return _Current(_consuming(message, name, _consumed(message, group)))
 
 
 def decided(
@@ -156,17 +150,22 @@ def decided(
     if outcome is not None:
         attributes[OUTCOME] = outcome
         attributes[EVENTS] = events
-    span = _state["tracer"].start_span(
-        f"process {message.topic()}",
-        context=context_of(message.headers()),
-        kind=SpanKind.CONSUMER,
-        attributes=attributes,
-        start_time=started_ns,
-    )
+    span = _consuming(message, None, attributes, started_ns)
     if error is not None:
         _failed(span, error, record_exception=True)
     span.end()
     return kafka_headers(span)
+
+
+def _consuming(message: Any, name: str | None, attributes: dict[str, Any], start_time: int | None = None) -> Span:
+    """A CONSUMER span started for one record, child of the context its headers carry."""
+    return _state["tracer"].start_span(
+        name or f"process {message.topic()}",
+        context=context_of(message.headers()),
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+        start_time=start_time,
+    )
 
 
 def _consumed(message: Any, group: str) -> dict[str, Any]:
